@@ -1,0 +1,74 @@
+"""The ``facies-bench`` command: a thin layer over library functions.
+
+Each subcommand lives in its own module under ``facies_bench.cli`` and exposes
+``register(app, data_app)``; this module only assembles them and turns library errors into a
+one-line message with a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import typer
+
+from facies_bench.errors import FaciesBenchError
+
+app = typer.Typer(name="facies-bench", help="Glacier facies dataset and benchmark harness (Maslov et al.).",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+data_app = typer.Typer(help="Build, inspect, download, convert and export datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+#: Subcommand modules, in the order their commands appear in --help.
+COMMAND_MODULES = (
+    "spec", "data_synth", "data_release", "score", "evaluate", "models", "clean", "leaderboard", "map", "smb",
+)
+
+
+def _register_all() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"facies_bench.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"facies_bench.cli.{name}":
+                continue
+            raise
+        module.register(app, data_app)
+
+
+_register_all()
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except FaciesBenchError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        return 2
+    except (FileNotFoundError, PermissionError, ValueError, KeyError) as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        return 2
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        typer.secho("aborted", err=True)
+        return 1
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Exceptions raised by facies_bench.
+
+Every error the library raises for bad input is a subclass of :class:`FaciesBenchError`, so the
+CLI can turn it into a one-line message and a non-zero exit code.  Messages say what was wrong,
+the value received, what is valid, and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class FaciesBenchError(Exception):
+    """Base class of all facies_bench errors."""
+
+
+class DatasetNotFoundError(FaciesBenchError, FileNotFoundError):
+    """A dataset store or release file does not exist where it was looked for."""
+
+
+class StoreFormatError(FaciesBenchError, ValueError):
+    """A path exists but is not a valid facies store (missing arrays, unknown schema version...)."""
+
+
+class UnknownNameError(FaciesBenchError, KeyError):
+    """A class, feature, glacier, region, sensor, variant or model name is not known."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class PredictionsError(FaciesBenchError, ValueError):
+    """A predictions file is malformed (missing ids, bad probabilities...)."""
+
+
+class SubmissionError(FaciesBenchError):
+    """A submitted model breaks the submission contract."""
+
+
+class ConversionError(FaciesBenchError, ValueError):
+    """A file of the published release cannot be converted."""
+
+
+class DownloadError(FaciesBenchError):
+    """A release file could not be downloaded or failed verification."""
+
+
+class IncompleteRunError(FaciesBenchError):
+    """A protocol run lacks work units (folds, seeds) needed for the requested step."""
+
+
+class ValidationError(FaciesBenchError, ValueError):
+    """A leaderboard entry failed validation."""
+
+
+class RasterError(FaciesBenchError, ValueError):
+    """Rasters given to the mapper are inconsistent (grid, CRS, band count, nodata)."""
