@@ -132,7 +132,10 @@ class FaciesStore:
             kwargs = {"storage_options": storage_options} if _is_url(path) else {}
             self.group = zarr.open_group(self.path, mode=mode, **kwargs)
         except FileNotFoundError as exc:
-            raise DatasetNotFoundError(f"No facies store at {self.path!r}: {exc}") from exc
+            if _is_url(path):
+                raise DatasetNotFoundError(f"No facies store at {self.path!r}: {exc}") from exc
+            msg = f"{self.path!r} is not a facies store: it holds no Zarr v3 group (zarr.json missing)."
+            raise StoreFormatError(msg) from exc
         except Exception as exc:  # zarr raises several types for non-zarr directories
             msg = f"{self.path!r} is not a facies store (no readable Zarr v3 group: {exc})."
             raise StoreFormatError(msg) from exc
