@@ -53,3 +53,15 @@ class ValidationError(FaciesBenchError, ValueError):
 
 class RasterError(FaciesBenchError, ValueError):
     """Rasters given to the mapper are inconsistent (grid, CRS, band count, nodata)."""
+
+
+class MassBalanceError(FaciesBenchError, ValueError):
+    """A mass-balance table, glacier mapping or SMB analysis input is malformed or insufficient."""
+
+
+class CheckpointError(FaciesBenchError, ValueError):
+    """A model checkpoint or weights file is missing, malformed or cannot be rebuilt."""
+
+
+class PublishError(FaciesBenchError):
+    """Publishing the leaderboard to the Hugging Face Hub failed (no token, Hub unreachable, push rejected)."""

@@ -236,6 +236,17 @@ class FaciesStore:
         name = self.resolve_variant(variant)
         return {"name": "raw"} if name == "raw" else {"name": name, **self.attrs["label_variants"][name]}
 
+    def variant_fingerprint(self, variant: str) -> str:
+        """A name that changes whenever the variant's labels change (``raw`` or ``name@hash``).
+
+        Work units and results record it, so a variant rewritten under the same name is never
+        mistaken for the old one.
+        """
+        name = self.resolve_variant(variant)
+        if name == "raw":
+            return "raw"
+        return f"{name}@{self.attrs['label_variants'][name].get('labels_hash', 'unhashed')}"
+
     def labels(self, variant: str = "raw") -> np.ndarray:
         """(N,) int8 class codes of a label variant; ``schema.PRUNED`` marks pruned samples."""
         return np.asarray(self.group[f"labels/{self.resolve_variant(variant)}"][:], dtype=np.int8)
@@ -378,7 +389,7 @@ class FaciesStore:
         if f"labels/{name}" in self.group:
             del self.group[f"labels/{name}"]
         self._move(tmp, f"labels/{name}", labels)
-        existing[name] = provenance
+        existing[name] = {**provenance, "labels_hash": "blake2b:" + hashlib.blake2b(labels.tobytes(), digest_size=16).hexdigest()}
         updates: dict[str, Any] = {"label_variants": existing}
         if make_default or not self.attrs.get("default_cleaned"):
             updates["default_cleaned"] = name
