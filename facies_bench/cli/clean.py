@@ -45,3 +45,26 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         s = open_store(store, mode="r+")
         s.set_default_cleaned(name)
         console.print(f"Default cleaned variant of {store}: {name}")
+
+    @app.command("reproduce")
+    def reproduce_cmd(
+        model: str = typer.Argument(..., help="Submission file (e.g. baselines/paper_cnn.py) or registered model name."),
+        store: str = typer.Option(None, "--store", help="Store path or URL (default: the embedded dataset)."),
+        features: str = typer.Option("4", "--features", help="Feature set 1-4 or a comma-separated feature list."),
+        epochs: int = typer.Option(None, "--epochs", help="Epochs per fold model (default: the recipe's)."),
+        seeds: int = typer.Option(1, "--seeds", help="Replicates per run (seeds 0..N-1)."),
+        quick: bool = typer.Option(False, "--quick", help="Small store and the quick recipe (minutes on a laptop)."),
+        precision: str = typer.Option(None, "--precision", help="fp32 or bf16."),
+        name: str = typer.Option(None, "--name", help="Name of the cleaned variant (default cl-<model>-fs<k>)."),
+        out: Path = typer.Option(..., "-o", "--out", help="Output directory (raw/, cleaned/, tables.md)."),
+    ) -> None:
+        """The paper's workflow: raw training, cleaning, cleaned training, Tables 2-4 beside the paper's."""
+        from rich.markdown import Markdown
+
+        from facies_bench.cleaning.reproduce import reproduce
+        from facies_bench.cli.evaluate import RichProgress
+
+        result = reproduce(model, store, out_dir=out, features=features, quick=quick, epochs=epochs,
+                           seeds=tuple(range(seeds)), variant_name=name, precision=precision, progress=RichProgress())
+        console.print(Markdown(result.to_markdown()))
+        console.print(f"Tables written to {out / 'tables.md'} and {out / 'tables.json'}")
