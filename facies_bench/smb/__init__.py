@@ -1,0 +1,47 @@
+"""Glacier-wide surface mass balance from facies maps (the paper's Eq. 2 and Eq. 3).
+
+``run_smb`` maps scenes (or reads facies GeoTIFFs), computes per glacier-year the snow-covered
+area ratio, the normalised transient snowline and the broadband albedo, matches them to WGMS
+records and evaluates the global model with glacier folds and the glacier-specific models
+leave-one-year-out.  ``write_synthetic_wgms`` gives a synthetic store its SMB records.
+"""
+
+from facies_bench.smb.features import (
+    LIANG_COEFFICIENTS,
+    Hypsometry,
+    SceneFeatures,
+    albedo_coefficients,
+    broadband_albedo,
+    compute_hypsometry,
+    compute_scene_features,
+    glacier_albedo,
+    normalise_snowline,
+    snow_cover_ratio,
+    transient_snowline,
+)
+from facies_bench.smb.pipeline import run_smb, store_folds
+from facies_bench.smb.regression import (
+    ModelResult,
+    cross_validate_glacier_specific,
+    cross_validate_global,
+    regression_scores,
+)
+from facies_bench.smb.report import SMBReport
+from facies_bench.smb.synthetic import draw_synthetic_smb, true_smb_predictors, wgms_dir, write_synthetic_wgms
+from facies_bench.smb.wgms import (
+    match_records,
+    read_glacier_mapping,
+    read_wgms_table,
+    write_glacier_mapping,
+    write_wgms_table,
+)
+from facies_bench.smb.window import days_from_center, select_window_scenes
+
+__all__ = [
+    "LIANG_COEFFICIENTS", "Hypsometry", "ModelResult", "SMBReport", "SceneFeatures", "albedo_coefficients",
+    "broadband_albedo", "compute_hypsometry", "compute_scene_features", "cross_validate_glacier_specific",
+    "cross_validate_global", "days_from_center", "draw_synthetic_smb", "glacier_albedo", "match_records",
+    "normalise_snowline", "read_glacier_mapping", "read_wgms_table", "regression_scores", "run_smb",
+    "select_window_scenes", "snow_cover_ratio", "store_folds", "transient_snowline", "true_smb_predictors",
+    "wgms_dir", "write_glacier_mapping", "write_synthetic_wgms", "write_wgms_table",
+]

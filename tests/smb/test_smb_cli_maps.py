@@ -1,0 +1,153 @@
+"""The `facies-bench smb` command, GeoTIFF maps as input, on-the-fly mapping with a model, synthetic records."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from facies_bench import schema
+
+N_YEARS = 6  # len(YEARS) of the multi-year store in conftest.py
+from facies_bench.cli.main import main
+from facies_bench.smb import draw_synthetic_smb, run_smb, wgms_dir
+from facies_bench.smb.synthetic import SMB_RANGE, TABLE_NAME
+
+
+def test_cli_on_the_tiny_store_with_true_facies(tiny_store_copy, tmp_path):
+    out = tmp_path / "smb"
+    rc = main(["smb", "--store", str(tiny_store_copy), "--true-facies", "-o", str(out)])
+    assert rc == 0
+    assert (wgms_dir(tiny_store_copy) / TABLE_NAME).is_file()  # drawn on first use
+    data = json.loads((out / "smb_report.json").read_text())
+    assert data["global"]["scores"]["n"] == 12  # one scene per glacier, all in the window
+    assert data["glacier_specific"]["scores"]["n"] == 0  # no glacier has 4 records...
+    specific = [i for i in data["left_out"] if i["stage"] == "glacier_specific"]
+    assert len(specific) == 12 and all("fewer than the 4" in i["reason"] for i in specific)  # ...and each says so
+    assert (out / "smb_global.png").is_file() and (out / "smb_glacier_specific.png").is_file()
+    assert "## Left out" in (out / "smb_report.md").read_text()
+
+
+def test_cli_usage_errors(tiny_store_copy, tmp_path, capsys):
+    assert main(["smb", "--store", str(tiny_store_copy), "-o", str(tmp_path)]) == 2
+    assert "--true-facies" in capsys.readouterr().err
+    assert main(["smb", "--store", str(tiny_store_copy), "--true-facies", "--center", "8/20", "-o", str(tmp_path)]) == 2
+    assert "MM-DD" in capsys.readouterr().err
+
+
+def test_synthetic_records(multiyear_store, multiyear_wgms):
+    raw = pd.read_csv(multiyear_wgms["table"])
+    wide = raw[(raw["LOWER_BOUND"] == 9999) & (raw["UPPER_BOUND"] == 9999)]
+    assert len(raw) == 3 * len(wide)  # two elevation-band rows per glacier-wide row
+    assert wide["ANNUAL_BALANCE"].between(SMB_RANGE[0] * 1000, SMB_RANGE[1] * 1000).all()
+    assert (wide["WINTER_BALANCE"] + wide["SUMMER_BALANCE"] - wide["ANNUAL_BALANCE"]).abs().max() <= 1
+    provenance = json.loads(multiyear_wgms["provenance"].read_text())
+    truth = pd.DataFrame(provenance["records"])
+    assert len(truth) == 6 * N_YEARS  # every glacier-year with a scene (July ones too)
+    got = dict(zip(zip([schema.GLACIER_NAMES[i - 90000] for i in wide["WGMS_ID"]], wide["YEAR"]), wide["ANNUAL_BALANCE"] / 1000))
+    assert all(got[(r.glacier, r.year)] == pytest.approx(r.annual, abs=5e-4) for r in truth.itertuples())
+    assert np.corrcoef(truth["aar"], truth["annual"])[0, 1] > 0.6  # consistent with the true AAR
+    # seeded: the same predictors and seed give the same draw, another seed another one
+    predictors = truth[["glacier", "year", "scene_id", "aar", "snowline_norm"]]
+    assert draw_synthetic_smb(predictors, seed=0)["annual"].to_numpy() == pytest.approx(truth["annual"].to_numpy())
+    assert not np.allclose(draw_synthetic_smb(predictors, seed=1)["annual"], truth["annual"])
+    mapping = pd.read_csv(multiyear_wgms["mapping"])
+    assert sorted(mapping["glacier"]) == sorted(truth["glacier"].unique())
+
+
+def test_maps_folder_gives_the_same_features_as_the_store(multiyear_store, multiyear_wgms, multiyear_maps, true_facies_report):
+    from_maps = run_smb(multiyear_maps, multiyear_wgms["table"], multiyear_wgms["mapping"], store=multiyear_store)
+    cols = ["glacier", "year", "scene_id", "snow_ratio", "snowline_norm", "albedo", "smb"]
+    pd.testing.assert_frame_equal(true_facies_report.features[cols], from_maps.features[cols])
+    assert from_maps.global_model.scores == pytest.approx(true_facies_report.global_model.scores)
+    assert from_maps.source["kind"] == "maps"
+
+
+def test_maps_without_store_use_tags_and_report_grid_mismatch(multiyear_store, multiyear_wgms, multiyear_maps, tmp_path):
+    import rasterio
+
+    records = pd.read_csv(multiyear_wgms["table"])
+    records = records[records["NAME"].isin(["ARGENTIERE", "PASTERZE"])]  # keep the run small
+    dem_dir = tmp_path / "dem"
+    dem_dir.mkdir()
+    for sid in multiyear_store.scene_ids:
+        if not sid.startswith(("argentiere", "pasterze")):
+            continue
+        scene = multiyear_store.scene(sid)
+        dem = scene.dem if not sid.startswith("argentiere_2017") else scene.dem[:-2]  # one DEM on a wrong grid
+        with rasterio.open(dem_dir / f"{sid}.tif", "w", driver="GTiff", width=dem.shape[1], height=dem.shape[0], count=1,
+                           dtype="float32", crs=scene.info.crs, transform=rasterio.Affine(*scene.info.transform)) as dst:
+            dst.write(dem.astype(np.float32), 1)
+    report = run_smb(multiyear_maps, records, multiyear_wgms["mapping"], dem=dem_dir)
+    bad = [i for i in report.left_out if i["glacier"] == "Argentiere" and i["year"] == 2017]
+    assert bad and "resample it to the map's grid" in bad[0]["reason"]
+    feats = report.features
+    assert ("Argentiere", 2017) not in set(zip(feats["glacier"], feats["year"]))
+    assert len(feats) == 2 * N_YEARS - 1
+    # no optical bands without a store or --optical: albedo undefined, Eq. 2 reports it, Eq. 3 still runs
+    assert feats["albedo"].isna().all()
+    assert report.global_model.scores["n"] == 0
+    assert any("albedo" in i["reason"] for i in report.left_out if i["stage"] == "global")
+    assert report.specific_model.scores["n"] == len(feats)
+    assert report.settings["folds"] == "leave-one-glacier-out"
+
+
+def test_untagged_map_without_store_is_skipped_with_a_reason(multiyear_wgms, tmp_path):
+    from facies_bench.mapping.io import RasterGrid, write_facies_map
+
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    grid = RasterGrid.from_scene_info(type("I", (), {"crs": "EPSG:32632", "transform": (10, 0, 0, 0, -10, 0), "shape": (4, 4)})())
+    write_facies_map(folder / "mystery_facies.tif", np.ones((4, 4), np.uint8), grid)
+    report = run_smb(folder, multiyear_wgms["table"], multiyear_wgms["mapping"])
+    assert report.features.empty
+    assert [i["reason"] for i in report.left_out if i["scene_id"] == "mystery"][0].startswith(
+        f"{str(folder / 'mystery_facies.tif')!r} carries no glacier/sensor/date tags")
+
+
+def test_on_the_fly_mapping_with_fold_model_checkpoints(multiyear_store, multiyear_wgms, tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from facies_bench.mapping import predict_scene
+    from facies_bench.models import FaciesModel, create_model, save_checkpoint
+
+    torch.manual_seed(0)
+    features = schema.FEATURE_NAMES[:6]
+    paths = {}
+    for fold in (0, 4):  # Silvretta is in fold 0, Pasterze in fold 5 -> no model for it
+        backbone = create_model("test_cnn", in_channels=len(features), n_classes=schema.N_CLASSES)
+        model = FaciesModel(backbone, features=features, feature_min=multiyear_store.feature_min[:6],
+                            feature_max=multiyear_store.feature_max[:6], model_name="test_cnn", hparams={"width": 8})
+        paths[fold] = save_checkpoint(model, tmp_path / f"fold{fold}.pt", meta={"fold": fold})
+    used = []
+    real_map_scene = predict_scene.map_scene
+
+    def spy_map_scene(models, *args, **kwargs):
+        used.append(models[0])
+        return real_map_scene(models, *args, **kwargs)
+
+    monkeypatch.setattr(predict_scene, "map_scene", spy_map_scene)
+    monkeypatch.setattr("facies_bench.mapping.map_scene", spy_map_scene)
+    records = pd.read_csv(multiyear_wgms["table"])
+    records = records[records["NAME"].isin(["SILVRETTA", "PASTERZE"]) & (records["YEAR"] <= 2016)]
+    report = run_smb(multiyear_store, records, multiyear_wgms["mapping"], model_paths=paths)
+    assert report.source["facies"] == "mapped on the fly"
+    feats = report.features
+    assert set(feats["glacier"]) == {"Silvretta"} and len(feats) == 4
+    assert len(used) == 4 and all(m.meta.get("fold") == 0 for m in used)  # each glacier by its own fold's model
+    assert feats["snow_ratio"].between(0, 1).all() and feats["albedo"].notna().all()
+    pasterze = [i["reason"] for i in report.left_out if i["glacier"] == "Pasterze" and i["stage"] == "features"]
+    assert len(pasterze) == 4 and all("No model for glacier 'Pasterze' (test fold 5)" in r for r in pasterze)
+
+
+def test_model_option_forms():
+    from facies_bench.cli.smb import _parse_models
+    from facies_bench.errors import MassBalanceError
+
+    assert _parse_models(["a.pt", "b.pt"]) == ["a.pt", "b.pt"]
+    assert _parse_models(["0=a.pt", "3=dir/b=c.pt"]) == {0: "a.pt", 3: "dir/b=c.pt"}
+    with pytest.raises(MassBalanceError, match="mix"):
+        _parse_models(["0=a.pt", "b.pt"])
+    with pytest.raises(MassBalanceError, match="more than once"):
+        _parse_models(["0=a.pt", "0=b.pt"])
