@@ -1,0 +1,297 @@
+"""The dataset as a Hugging Face ``datasets.DatasetDict``, read lazily from the Zarr store.
+
+``load_dataset("glacier-facies")`` builds an in-memory Arrow table of the small per-sample columns
+only.  The ``patch`` column holds each sample's row number in the store, typed with the
+:class:`FaciesPatch` feature, whose ``decode_example`` reads the patch from the store when a row is
+accessed.  Because decoding is how ``datasets`` itself handles images and audio, every access path
+applies it: ``ds[i]``, slicing, iteration, ``.shuffle()``/``.select()`` (index mappings),
+``.with_format("numpy")``/``"torch"``/``"pandas"`` and ``set_transform`` (which receives decoded
+patches).  Only ``.with_format("arrow")`` and ``ds.data`` show the raw row numbers.  The store stays
+the single copy of the patches: nothing is written to disk to open the dataset.
+
+Decoding reads whole store chunks and keeps the last few in a small per-process cache, so
+sequential access reads every chunk once; shuffled access costs about one chunk read per row.
+For training throughput use :mod:`facies_bench.data.torch_dataset`, which reads chunk-aligned
+batches.
+
+Known limits: ``Dataset.filter``/``map`` decode the patches of every row unless restricted with
+``input_columns=[...]``; a dataset saved with ``save_to_disk`` keeps row references, not patches,
+and needs the store at the same path (use :func:`facies_bench.data.export_hf.export_hf` for a
+self-contained copy).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from facies_bench import schema
+from facies_bench.data.store import FaciesStore, open_store
+
+log = logging.getLogger(__name__)
+
+DATASET_NAME = "glacier-facies"
+PAPER_DOI = "10.31223/X5QN1V"
+DATASET_DOI = "10.5281/zenodo.18469893"
+ZENODO_RECORD = "18469893"
+HOMEPAGE = f"https://doi.org/{DATASET_DOI}"
+#: Licence identifier used in dataset cards: the release's licence is the one on its Zenodo record.
+LICENSE = "other"
+CITATION = """\
+@article{maslov2026glacierfacies,
+  title   = {Automating glacier facies classification: pan-European dataset and deep learning baseline},
+  author  = {Maslov, Konstantin A. and Schellenberger, Thomas and Pandit, Prashant and Persello, Claudio and Stein, Alfred},
+  journal = {EarthArXiv preprint},
+  year    = {2026},
+  doi     = {10.31223/X5QN1V}
+}
+@dataset{maslov2026glacierfaciesdata,
+  title     = {Pan-European glacier facies dataset},
+  author    = {Maslov, Konstantin A. and Schellenberger, Thomas and Pandit, Prashant and Persello, Claudio and Stein, Alfred},
+  publisher = {Zenodo},
+  year      = {2026},
+  doi       = {10.5281/zenodo.18469893}
+}"""
+#: Columns of every row, in order.
+COLUMNS = ("patch", "label", "sample_id", "glacier", "region", "sensor", "scene_id", "date", "fold")
+FEATURE_TYPE_NAME = "FaciesPatch"
+_CACHED_CHUNKS = 4
+
+
+@dataclass
+class FaciesPatch:
+    """``datasets`` feature type: a reference to one patch of a facies store.
+
+    The Arrow storage is the sample's row number (int64); decoding returns the (C, 33, 33)
+    float32 patch with the features named in ``features``, read from ``store``.
+
+    Args:
+        store: path or fsspec URL of the store.
+        content_hash: the store's content hash; decoding refuses a store whose hash differs.
+        features: feature names, in order (C = len(features)).
+        decode: decode to arrays (True) or keep row numbers (False).
+    """
+
+    store: str = ""
+    content_hash: str = ""
+    features: list[str] = field(default_factory=lambda: list(schema.FEATURE_NAMES))
+    decode: bool = True
+    id: str | None = field(default=None, repr=False)
+    dtype: ClassVar[str] = "float32"
+    _type: str = field(default=FEATURE_TYPE_NAME, init=False, repr=False)
+
+    def __call__(self):
+        import pyarrow as pa
+
+        return pa.int64()
+
+    def encode_example(self, value: Any) -> int:
+        return int(value)
+
+    def decode_example(self, value: int, token_per_repo_id: dict | None = None) -> np.ndarray:
+        """The (C, 33, 33) float32 patch of store row ``value``."""
+        return _reader_for(self).read_row(int(value))
+
+
+def _register_feature() -> None:
+    from datasets.features.features import _FEATURE_TYPES, register_feature
+
+    if _FEATURE_TYPES.get(FEATURE_TYPE_NAME) is not FaciesPatch:
+        with warnings.catch_warnings():  # register_feature is marked experimental
+            warnings.simplefilter("ignore")
+            register_feature(FaciesPatch, FEATURE_TYPE_NAME)
+
+
+# --------------------------------------------------------------------------------------------
+# Per-process patch readers
+# --------------------------------------------------------------------------------------------
+
+#: fsspec options per store URL, remembered for decoding in this process (never serialised).
+_STORAGE_OPTIONS: dict[str, dict] = {}
+#: (pid, store, hash, features) -> reader.  Keyed by pid so a forked worker opens its own store.
+_READERS: dict[tuple, "_ChunkReader"] = {}
+_READERS_LOCK = threading.Lock()
+
+
+class _ChunkReader:
+    """Reads single rows through whole-chunk reads with a small LRU chunk cache."""
+
+    def __init__(self, store: FaciesStore, features: list[str]):
+        self.store = store
+        self.features = list(features)
+        self.chunk = int(store.patches.chunks[0])
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def read_row(self, row: int) -> np.ndarray:
+        if not 0 <= row < self.store.n_samples:
+            msg = f"Patch row {row} is outside store {self.store.path!r} (0-{self.store.n_samples - 1})."
+            raise IndexError(msg)
+        c = row // self.chunk
+        with self._lock:
+            block = self._cache.get(c)
+            if block is None:
+                stop = min((c + 1) * self.chunk, self.store.n_samples)
+                block = self.store.read_patches(slice(c * self.chunk, stop), features=self.features)
+                self._cache[c] = block
+                if len(self._cache) > _CACHED_CHUNKS:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(c)
+        return block[row - c * self.chunk].copy()
+
+
+def _reader_for(feature: FaciesPatch) -> _ChunkReader:
+    key = (os.getpid(), feature.store, feature.content_hash, tuple(feature.features))
+    reader = _READERS.get(key)
+    if reader is None:
+        with _READERS_LOCK:
+            reader = _READERS.get(key)
+            if reader is None:
+                store = open_store(feature.store, storage_options=_STORAGE_OPTIONS.get(feature.store))
+                if feature.content_hash and store.content_hash != feature.content_hash:
+                    msg = (f"Store {feature.store!r} changed since this dataset was loaded: content hash is "
+                           f"{store.content_hash}, the dataset expects {feature.content_hash}. Load the dataset again.")
+                    from facies_bench.errors import StoreFormatError
+
+                    raise StoreFormatError(msg)
+                reader = _ChunkReader(store, feature.features)
+                _READERS[key] = reader
+    return reader
+
+
+# --------------------------------------------------------------------------------------------
+# Building the DatasetDict
+# --------------------------------------------------------------------------------------------
+
+
+def dataset_features(store: FaciesStore, feature_names: tuple[str, ...] | list[str]):
+    """The ``datasets.Features`` of a loaded split (``patch`` as a lazy :class:`FaciesPatch`)."""
+    import datasets
+
+    _register_feature()
+    return datasets.Features({
+        "patch": FaciesPatch(store=store.path, content_hash=store.content_hash, features=list(feature_names)),
+        "label": datasets.ClassLabel(names=list(schema.CLASS_NAMES)),
+        "sample_id": datasets.Value("int64"),
+        "glacier": datasets.Value("string"),
+        "region": datasets.Value("string"),
+        "sensor": datasets.Value("string"),
+        "scene_id": datasets.Value("string"),
+        "date": datasets.Value("string"),
+        "fold": datasets.Value("int64"),
+    })
+
+
+def describe_dataset(store: FaciesStore, *, variant: str, features: tuple[str, ...]) -> str:
+    """One paragraph saying which dataset, version, variant and features a split comes from."""
+    kind = ("the synthetic stand-in generated by facies-bench (NOT the published data)" if store.is_synthetic
+            else f"the published release (doi:{DATASET_DOI}) converted by facies-bench")
+    fs = schema.feature_set_id(features)
+    fs_text = f"feature set {fs} ({schema.FEATURE_SET_DESCRIPTIONS[fs]})" if fs else "features " + ", ".join(features)
+    return (f"{store.name} version {store.version}: {kind}. Store {store.path} (content hash {store.content_hash}, "
+            f"{store.n_samples} samples). Label variant {variant!r}; {fs_text}. Paper: doi:{PAPER_DOI}.")
+
+
+def _metadata_table(store: FaciesStore, labels: np.ndarray):
+    import pyarrow as pa
+
+    cols = {c: store.column(c) for c in ("sample_id", "fold", "glacier", "region", "sensor", "scene", "date")}
+    def names(codes, table):
+        return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(list(table), pa.string())).cast(pa.string())
+    days = cols["date"].astype("int64")
+    dates = (np.datetime64("1970-01-01") + days.astype("timedelta64[D]")).astype(str)
+    return pa.table({
+        "patch": pa.array(np.arange(store.n_samples, dtype=np.int64)),
+        "label": pa.array(labels.astype(np.int64)),
+        "sample_id": pa.array(cols["sample_id"].astype(np.int64)),
+        "glacier": names(cols["glacier"], store.attrs["glacier_names"]),
+        "region": names(cols["region"], store.attrs["region_names"]),
+        "sensor": names(cols["sensor"], store.attrs["sensor_names"]),
+        "scene_id": names(cols["scene"], store.scene_ids) if store.scene_ids else pa.array([""] * store.n_samples),
+        "date": pa.array(dates, pa.string()),
+        "fold": pa.array(cols["fold"].astype(np.int64)),
+    })
+
+
+def _split_rows(store: FaciesStore, folds: tuple[int, ...]) -> np.ndarray:
+    parts = [np.arange(store.fold_rows(k).start, store.fold_rows(k).stop) for k in folds]
+    return np.concatenate(parts) if parts else np.empty(0, np.int64)
+
+
+def load_dataset(name_or_path: str | os.PathLike = DATASET_NAME, *, test_fold: int | None = None,
+                 variant: str = "raw", features: int | str | list[str] | None = None,
+                 store: str | os.PathLike | FaciesStore | None = None, storage_options: dict | None = None):
+    """Load the glacier facies dataset as a ``datasets.DatasetDict``.
+
+    Args:
+        name_or_path: ``"glacier-facies"`` (the embedded dataset: the converted release in the
+            cache if present, else the synthetic stand-in, built on first use), or a store path
+            or fsspec URL.
+        test_fold: None for one split per fold (``fold_0`` ... ``fold_5``); k for the protocol's
+            ``train`` (four folds), ``validation`` (fold (k - 1) mod 6) and ``test`` (fold k).
+        variant: label variant: ``"raw"``, ``"cleaned"`` (the store's default cleaned variant) or
+            a named cleaned variant.  Samples pruned from a cleaned variant are dropped.
+        features: feature set id 1-4, a list or comma-separated string of feature names, or None
+            for all 11 features.
+        store: a store path, URL or open :class:`FaciesStore`; overrides ``name_or_path``.
+        storage_options: fsspec options for URL stores (kept in this process only).
+
+    Returns:
+        ``datasets.DatasetDict``.  Each row: ``patch`` (C, 33, 33) float32 raw features read
+        lazily from the store, ``label`` (``ClassLabel`` with the 8 class names), ``sample_id``,
+        ``glacier``, ``region``, ``sensor``, ``scene_id``, ``date`` (ISO), ``fold``.  Every split's
+        ``info.description`` says which dataset it is, ``info.config_name`` is the resolved
+        variant, and the dict's ``facies_store`` attribute holds ``store.describe()`` plus the
+        variant and features.
+    """
+    import datasets
+    import pyarrow as pa
+    from datasets.table import InMemoryTable
+
+    from facies_bench.data.cache import resolve_store
+
+    target = store if store is not None else name_or_path
+    opened = resolve_store(target, storage_options=storage_options)
+    if storage_options:
+        _STORAGE_OPTIONS[opened.path] = dict(storage_options)
+    resolved = opened.resolve_variant(variant)
+    names = tuple(opened.feature_names[i] for i in opened.feature_indices(features))
+    feats = dataset_features(opened, names)
+    table = _metadata_table(opened, opened.labels(resolved)).cast(feats.arrow_schema)
+
+    present = sorted(int(k) for k in opened.attrs.get("fold_ranges", {}))
+    if test_fold is None:
+        splits = {f"fold_{k}": (k,) for k in present}
+    else:
+        k = int(test_fold)
+        splits = {"train": schema.train_folds(k), "validation": (schema.validation_fold(k),), "test": (k,)}
+        for split, folds in splits.items():
+            missing = [f for f in folds if f not in present]
+            if missing:
+                from facies_bench.errors import UnknownNameError
+
+                msg = f"Split {split!r} for test fold {k} needs fold(s) {missing}, absent from store {opened.path!r} (folds present: {present})."
+                raise UnknownNameError(msg)
+
+    description = describe_dataset(opened, variant=resolved, features=names)
+    out = datasets.DatasetDict()
+    for split, folds in splits.items():
+        rows = _split_rows(opened, folds)
+        if resolved != "raw":
+            rows = rows[table.column("label").to_numpy()[rows] != schema.PRUNED]
+        sub = table.take(pa.array(rows, pa.int64()))
+        info = datasets.DatasetInfo(description=description, citation=CITATION, homepage=HOMEPAGE, license=LICENSE,
+                                    features=feats, dataset_name=opened.name, config_name=resolved)
+        out[split] = datasets.Dataset(InMemoryTable(sub), info=info, split=datasets.NamedSplit(split))
+    out.facies_store = {**opened.describe(), "variant": resolved, "features": list(names),
+                        "feature_set": schema.feature_set_id(names), "test_fold": test_fold}
+    log.info("Loaded %s: %s", opened.name, {k: len(v) for k, v in out.items()})
+    return out

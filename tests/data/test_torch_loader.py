@@ -1,0 +1,103 @@
+"""facies_bench.data.torch_dataset: dict samples, chunk-aligned shuffled batches, cache, workers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from facies_bench import schema  # noqa: E402
+from facies_bench.data.store import open_store  # noqa: E402
+from facies_bench.data.torch_dataset import FaciesBatchIterable, FaciesTorchDataset, FoldCache, make_dataloader  # noqa: E402
+
+KEYS = {"patch", "label", "sample_id", "glacier", "region", "sensor", "scene_id", "date", "fold"}
+
+
+def test_samples_match_the_store(tiny_store):
+    ds = FaciesTorchDataset(tiny_store, folds=[2, 5], features=2)
+    rows = np.r_[np.arange(tiny_store.fold_rows(2).start, tiny_store.fold_rows(2).stop),
+                 np.arange(tiny_store.fold_rows(5).start, tiny_store.fold_rows(5).stop)]
+    assert len(ds) == len(rows)
+    meta = tiny_store.metadata("raw")
+    s = ds[7]
+    assert set(s) == KEYS
+    assert s["patch"].shape == (8, 33, 33) and s["patch"].dtype == torch.float32
+    np.testing.assert_array_equal(s["patch"].numpy(), tiny_store.read_patches(rows[[7]], features=2)[0])
+    for c in ("glacier", "region", "sensor", "scene_id", "date"):
+        assert s[c] == meta[c].iloc[rows[7]]
+    assert s["sample_id"] == meta["sample_id"].iloc[rows[7]] and s["fold"] == meta["fold"].iloc[rows[7]]
+    assert int(s["label"]) == meta["label"].iloc[rows[7]]
+    # map-style DataLoader uses __getitems__ (one batched read) and default collation
+    batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=10, shuffle=True, generator=torch.Generator().manual_seed(0))))
+    assert batch["patch"].shape == (10, 8, 33, 33)
+    r = rows[np.searchsorted(tiny_store.column("sample_id")[rows], batch["sample_id"].numpy())]
+    np.testing.assert_array_equal(batch["patch"].numpy(), tiny_store.read_patches(r, features=2))
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_shuffled_epochs_cover_every_sample_once(tiny_store, cache):
+    ds = FaciesTorchDataset(tiny_store, folds=[0, 1, 3], cache=cache or None)
+    loader = make_dataloader(ds, batch_size=64, shuffle=True, seed=1)
+    epochs = []
+    for _ in range(2):
+        ids, n_full = [], 0
+        for b in loader:
+            assert set(b) == KEYS
+            rows = np.searchsorted(tiny_store.column("sample_id"), b["sample_id"].numpy())
+            np.testing.assert_array_equal(b["patch"].numpy(), tiny_store.read_patches(rows))
+            np.testing.assert_array_equal(b["label"].numpy(), tiny_store.labels("raw")[rows])
+            ids += b["sample_id"].tolist()
+            n_full += len(b["label"]) == 64
+        assert sorted(ids) == sorted(ds.sample_ids.tolist())
+        assert n_full >= len(ds) // 64
+        epochs.append(ids)
+    assert epochs[0] != epochs[1]  # reshuffled each epoch
+    assert epochs[0] != sorted(epochs[0])
+
+
+def test_unshuffled_batches_are_in_store_order_and_drop_last(tiny_store):
+    ds = FaciesTorchDataset(tiny_store, folds=[4])
+    batches = list(make_dataloader(ds, batch_size=40))
+    ids = np.concatenate([b["sample_id"].numpy() for b in batches])
+    np.testing.assert_array_equal(ids, ds.sample_ids)
+    assert len(list(make_dataloader(ds, batch_size=40, drop_last=True))) == len(ds) // 40
+    assert len(FaciesBatchIterable(ds, batch_size=40)) == -(-len(ds) // 40)
+
+
+def test_chunk_aligned_windows_read_each_chunk_once(tiny_store):
+    ds = FaciesTorchDataset(tiny_store)
+    it = FaciesBatchIterable(ds, batch_size=32, shuffle=True, window_chunks=2)
+    windows = it.windows(epoch=0)
+    chunks = [np.unique(ds.rows[w] // ds.chunk_size) for w in windows]
+    flat = np.concatenate(chunks)
+    assert len(flat) == len(np.unique(flat))  # no chunk in two windows
+    assert all(len(c) <= 2 for c in chunks)
+    assert sorted(np.concatenate(windows).tolist()) == list(range(len(ds)))
+
+
+def test_variant_drops_pruned_and_fold_cache_is_shared(tiny_store_copy):
+    store = open_store(tiny_store_copy, mode="r+")
+    labels = store.labels("raw").copy()
+    labels[::3] = schema.PRUNED
+    store.write_label_variant("cl_t", labels, {"method": "test"})
+    cache = FoldCache(store, features=4)
+    a = FaciesTorchDataset(store, folds=[0, 1], variant="cleaned", features=4, cache=cache)
+    b = FaciesTorchDataset(store, folds=[1, 2], variant="cl_t", features=4, cache=cache)
+    assert (a.labels >= 0).all() and len(a) == (labels[: store.fold_rows(1).stop] >= 0).sum()
+    a.to_arrays()
+    arrays = b.to_arrays()
+    np.testing.assert_array_equal(arrays["patches"], store.read_patches(b.rows))
+    assert sorted(cache._folds) == [0, 1, 2]  # fold 1 loaded once, used by both
+    np.testing.assert_array_equal(FaciesTorchDataset(store, folds=[1, 2], variant="cl_t").to_arrays()["patches"], arrays["patches"])
+    with pytest.raises(ValueError, match="num_workers=0"):
+        make_dataloader(a, num_workers=2)
+
+
+@pytest.mark.parametrize("context", ["fork", pytest.param("spawn", marks=pytest.mark.slow)])
+def test_worker_processes(tiny_store_path, context):
+    loader = make_dataloader(tiny_store_path, folds=[1], batch_size=16, shuffle=True, num_workers=2,
+                             multiprocessing_context=context)
+    for _ in range(2):
+        ids = [i for b in loader for i in b["sample_id"].tolist()]
+        assert sorted(ids) == sorted(FaciesTorchDataset(tiny_store_path, folds=[1]).sample_ids.tolist())
