@@ -45,7 +45,8 @@ def build_fake_store(path: Path, n: int, *, seed: int = 0, random_patches: bool 
     builder = StoreBuilder(path, n_samples=n, dataset_name="bench-fake", dataset_version="1", is_synthetic=True,
                            provenance={"generator": "benchmarks/test_loader_throughput.py"}, overwrite=True)
     with builder:
-        builder.scene_ids.extend(f"{schema.slug(g.name)}_20200815" for g in order)
+        for g in order:
+            builder.declare_scene(f"{schema.slug(g.name)}_20200815")
         for start in range(0, n, 4096):
             m = min(4096, n - start)
             shape = (m, schema.N_FEATURES, 33, 33)

@@ -429,8 +429,9 @@ def _build(items, tmp_final: Path, *, workers, bar, scenes, record, fingerprint,
         names = [nm for nm, _ in items]
         scene_ids = list(dict.fromkeys(nm.scene_id for nm in names))
         # The release has no scene rasters: scenes are declared by id only.
-        builder.scene_ids.extend(scene_ids)
-        builder.group.attrs["provenance"] = {**provenance, "scene_crs": scene_crs}
+        for scene_id in scene_ids:
+            builder.declare_scene(scene_id)
+        builder.update_provenance(scene_crs=scene_crs)
         builder.set_samples({
             "sample_id": np.arange(n), "fold": [nm.fold for nm in names], "glacier": [nm.glacier for nm in names],
             "region": [schema.glacier_region(nm.glacier) for nm in names],

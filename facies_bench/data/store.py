@@ -338,7 +338,12 @@ class FaciesStore:
         if scene_id not in self._scene_index:
             msg = f"Unknown scene {scene_id!r} in store {self.path!r}. Scenes: {', '.join(self.scene_ids[:10])}{' ...' if len(self.scene_ids) > 10 else ''}."
             raise UnknownNameError(msg)
-        return SceneInfo.from_attrs(dict(self.group[f"scenes/{scene_id}"].attrs))
+        try:
+            group = self.group[f"scenes/{scene_id}"]
+        except KeyError:
+            msg = f"Scene {scene_id!r} of store {self.path!r} has no rasters (a converted release holds patches only)."
+            raise DatasetNotFoundError(msg) from None
+        return SceneInfo.from_attrs(dict(group.attrs))
 
     def scene(self, scene_id: str) -> Scene:
         info = self.scene_info(scene_id)
@@ -496,6 +501,18 @@ class StoreBuilder:
             g.create_array("true_facies", data=true_facies.astype(np.int8), chunks=tile, compressors=_compressors())
         self.scene_ids.append(info.scene_id)
         return len(self.scene_ids) - 1
+
+    def declare_scene(self, scene_id: str) -> int:
+        """Register a scene that has samples but no rasters (a converted release has patches only)."""
+        if scene_id in self.scene_ids:
+            raise ValueError(f"Duplicate scene id {scene_id!r}.")
+        self.scene_ids.append(scene_id)
+        return len(self.scene_ids) - 1
+
+    def update_provenance(self, **entries: Any) -> None:
+        """Add entries to the store's provenance attribute (e.g. facts learnt while converting)."""
+        self.base_attrs["provenance"] = {**self.base_attrs["provenance"], **entries}
+        self.group.attrs["provenance"] = self.base_attrs["provenance"]
 
     def write_patches(self, start: int, patches: np.ndarray) -> None:
         """Write rows ``start:start+len(patches)``; rows must be written in order."""
