@@ -1,0 +1,77 @@
+"""``facies-bench map``: facies and confidence GeoTIFFs (and a quicklook) for a scene."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from facies_bench.errors import FaciesBenchError
+
+
+def register(app: typer.Typer, data_app: typer.Typer) -> None:
+    @app.command("map")
+    def map_command(
+        model: List[Path] = typer.Option(..., "--model", "-m", help="Checkpoint (from `evaluate` or `import-keras`); repeat to ensemble fold models."),
+        output: Path = typer.Option(..., "--output", "-o", help="Facies GeoTIFF to write (uint8 codes, 255 = nodata, colour table)."),
+        scene: Optional[Path] = typer.Option(None, "--scene", help="6-band optical GeoTIFF (blue, green, red, NIR, SWIR1, SWIR2 TOA reflectance)."),
+        outlines: Optional[Path] = typer.Option(None, "--outlines", help="Glacier outlines (GeoJSON; GeoPackage/shapefile need pyogrio)."),
+        dem: Optional[Path] = typer.Option(None, "--dem", help="DEM (metres); needed when the model uses topographic features."),
+        slope: Optional[Path] = typer.Option(None, "--slope", help="Slope raster (degrees) instead of deriving it."),
+        shadow: Optional[Path] = typer.Option(None, "--shadow", help="Cast-shadow mask raster (0/1) instead of deriving it."),
+        hillshade: Optional[Path] = typer.Option(None, "--hillshade", help="Hillshade raster [0, 1] instead of deriving it."),
+        proximity: Optional[Path] = typer.Option(None, "--proximity", help="Proximity raster (normalised per glacier) instead of deriving it."),
+        sun_azimuth: Optional[float] = typer.Option(None, "--sun-azimuth", help="Sun azimuth, degrees (default: scene metadata)."),
+        sun_elevation: Optional[float] = typer.Option(None, "--sun-elevation", help="Sun elevation, degrees (default: scene metadata)."),
+        calibration: Optional[Path] = typer.Option(None, "--calibration", help="Calibrator file (JSON from the evaluator, or a published .pickle)."),
+        calibration_fold: Optional[int] = typer.Option(None, "--calibration-fold", help="Use this fold's calibrator for every model."),
+        mode: str = typer.Option("dense", "--mode", help="dense (fast, fully convolutional) or exact (per patch)."),
+        resample: bool = typer.Option(False, "--resample", help="Reproject auxiliary rasters onto the optical grid."),
+        smooth: Optional[int] = typer.Option(None, "--smooth", help="Majority filter window (odd, e.g. 3); off by default."),
+        min_island: Optional[int] = typer.Option(None, "--min-island", help="Remove facies islands smaller than this many pixels."),
+        confidence: Optional[Path] = typer.Option(None, "--confidence", help="Confidence GeoTIFF to write (float32)."),
+        quicklook: Optional[Path] = typer.Option(None, "--quicklook", help="Quicklook PNG (false colour | facies | confidence)."),
+        reflectance_scale: float = typer.Option(1.0, "--reflectance-scale", help="Factor turning optical values into reflectance (1e-4 for x10,000 integers)."),
+        tile: int = typer.Option(512, "--tile", help="Tile side in pixels (bounds memory)."),
+        store: Optional[str] = typer.Option(None, "--store", help="Map a scene of this store instead of rasters."),
+        scene_id: Optional[str] = typer.Option(None, "--scene-id", help="Scene of --store to map."),
+    ) -> None:
+        """Map glacier facies over a scene: facies GeoTIFF, optional confidence GeoTIFF and quicklook PNG."""
+        from facies_bench.mapping.pipeline import load_calibration, map_rasters, map_store_scene_to_files
+        from facies_bench.models import load_model
+
+        from_store = store is not None or scene_id is not None
+        if from_store and (store is None or scene_id is None):
+            raise FaciesBenchError("Mapping a store scene needs both --store STORE and --scene-id ID.")
+        if from_store and (scene is not None or outlines is not None):
+            raise FaciesBenchError("Give either --store/--scene-id or --scene/--outlines, not both.")
+        if not from_store and (scene is None or outlines is None):
+            raise FaciesBenchError("Give --scene OPTICAL.tif and --outlines OUTLINES.geojson (or --store STORE --scene-id ID).")
+        models = [load_model(p) for p in model]
+        calibrator = load_calibration(calibration, models, fold=calibration_fold) if calibration else None
+        options = {"mode": mode, "tile": tile, "smoothing": smooth, "min_island_px": min_island}
+        if from_store:
+            from facies_bench.data.store import open_store
+
+            result = map_store_scene_to_files(models, open_store(store), scene_id, output, calibrator=calibrator,
+                                              confidence=confidence, quicklook=quicklook, **options)
+        else:
+            supplied = {"slope": slope, "shadow_mask": shadow, "hillshade": hillshade, "proximity": proximity}
+            result = map_rasters(models, scene, outlines, output, dem=dem, supplied=supplied, sun_azimuth=sun_azimuth,
+                                 sun_elevation=sun_elevation, calibrator=calibrator, resample=resample,
+                                 reflectance_scale=reflectance_scale, confidence=confidence, quicklook=quicklook, **options)
+        sm = result.scene_map
+        modes = ", ".join(sorted(set(sm.modes)))
+        typer.echo(f"mapped {sm.n_glacier_px:,} glacier pixels with {len(models)} model(s) ({modes}) in {sm.seconds:.1f} s "
+                   f"({sm.pixels_per_second:,.0f} px/s)")
+        if result.derived:
+            typer.echo(f"derived features: {', '.join(result.derived)}")
+        if sm.n_nodata_px:
+            typer.secho(f"warning: {sm.n_nodata_px:,} glacier pixels had nodata input and are nodata in the map", fg=typer.colors.YELLOW)
+        if result.scores is not None:
+            s = result.scores
+            typer.echo(f"against the true facies map ({s['n_pixels']:,} px): pixel accuracy {s['pixel_accuracy']:.4f}, "
+                       f"macro-F1 {s['macro_f1']:.4f}")
+        for kind, path in result.outputs.items():
+            typer.echo(f"{kind}: {path}")

@@ -1,0 +1,33 @@
+"""Whole-scene facies maps: dense inference, calibrated confidence, GeoTIFF/PNG outputs.
+
+Public API::
+
+    map_scene, map_store_scene, SceneMap, score_scene_map, smooth_classes, remove_islands
+    map_rasters, MapResult            (the file-to-file pipeline behind ``facies-bench map``)
+    write_facies_map, write_confidence_map, write_quicklook, rasterise_outlines, RasterGrid
+"""
+
+from facies_bench.mapping.io import (
+    NODATA_CLASS,
+    RasterGrid,
+    rasterise_outlines,
+    read_optical,
+    write_confidence_map,
+    write_facies_map,
+)
+from facies_bench.mapping.pipeline import MapResult, map_rasters
+from facies_bench.mapping.predict_scene import (
+    SceneMap,
+    map_scene,
+    map_store_scene,
+    remove_islands,
+    score_scene_map,
+    smooth_classes,
+)
+from facies_bench.mapping.quicklook import write_quicklook
+
+__all__ = [
+    "NODATA_CLASS", "MapResult", "RasterGrid", "SceneMap", "map_rasters", "map_scene", "map_store_scene",
+    "rasterise_outlines", "read_optical", "remove_islands", "score_scene_map", "smooth_classes",
+    "write_confidence_map", "write_facies_map", "write_quicklook",
+]

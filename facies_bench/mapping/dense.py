@@ -1,0 +1,111 @@
+"""Dense (fully convolutional) evaluation of the paper's CNN over a whole tile.
+
+The per-patch network (:class:`~facies_bench.models.cnn_baseline.PaperCNN`) sees a 33 x 33 patch
+centred on a pixel and uses three things from it: ``c1``, the scale-1 activations at the centre;
+``c2``, the scale-2 activations at the centre cell of the 3 x 3 / stride-3 pooled map; and ``g``,
+the global maximum of the 11 x 11 scale-2 map.  Computed once over a tile:
+
+* scale 1 over the tile gives ``c1`` at every pixel (its 7 x 7 receptive field lies inside the
+  patch, so it is exact);
+* the pooling has a phase: a patch whose top-left corner is at row ``s`` pools rows
+  ``s + 3u .. s + 3u + 2``, so pixels fall into 3 x 3 phase classes by ``(row - 16) mod 3`` and
+  ``(col - 16) mod 3``.  For each phase the scale-1 map is pooled with that offset and scale 2 is
+  run on the pooled map; a pixel's ``c2`` is that map at its centre cell (exact again: the
+  receptive field stays inside the patch), and its ``g`` is a sliding 11 x 11 maximum
+  (``max_pool2d`` with stride 1) at its first cell;
+* the dense layers run on the gathered ``[c1, c2, g]`` vectors of the tile's glacier pixels.
+
+Only ``g`` differs from the per-patch model: at a patch border the per-patch network pads with
+zeros while the dense computation sees the real neighbours, so the outer ring of the 11 x 11 map
+(and hence its maximum) can differ.  The agreement of the predicted classes is measured in
+``tests/mapping`` and ``benchmarks/test_mapping.py``.
+
+Work per pixel: scale 1 once, scale 2 over nine phase maps of a ninth of the pixels each, i.e.
+about the cost of six 3 x 3 convolutions per pixel instead of the ~1,200 pixel-convolutions of a
+33 x 33 patch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from facies_bench import schema
+
+#: Input rows/columns a tile needs beyond its output pixels, each side.  A patch reaches 16 px;
+#: the scale-2 convolutions around the patch's outer pooled cells reach 3 cells (9 px) further,
+#: and the scale-1 convolutions feeding those cells 3 px more (16 + 9 + 3 = 28).  Checked by the
+#: tiling-invariance test.
+DENSE_HALO = 28
+
+_HALF = schema.PATCH_SIZE // 2  # 16
+_POOLED = schema.PATCH_SIZE // 3  # 11
+
+
+def supports_dense(backbone: nn.Module) -> bool:
+    """Whether ``backbone`` has the paper CNN's layout (scale1, 3x3/3 pool, scale2, head)."""
+    from facies_bench.models.cnn_baseline import PaperCNN
+
+    if not isinstance(backbone, PaperCNN):
+        return False
+    pool = backbone.pool
+    return isinstance(pool, nn.MaxPool2d) and pool.kernel_size in (3, (3, 3)) and pool.stride in (3, (3, 3)) \
+        and pool.padding in (0, (0, 0))
+
+
+def dense_logits(backbone: nn.Module, window: torch.Tensor, rows: np.ndarray, cols: np.ndarray) -> torch.Tensor:
+    """Per-pixel (N, K) float32 logits of a PaperCNN: its head on :func:`dense_latent`."""
+    return backbone.head(dense_latent(backbone, window, rows, cols)).float()
+
+
+def dense_latent(backbone: nn.Module, window: torch.Tensor, rows: np.ndarray, cols: np.ndarray) -> torch.Tensor:
+    """Per-pixel latent ``[c1, c2, g]`` of a PaperCNN for pixels of a normalised input window.
+
+    Args:
+        backbone: a :class:`~facies_bench.models.cnn_baseline.PaperCNN` in eval mode.
+        window: (C, Hw, Ww) normalised features; every requested pixel must lie at least
+            :data:`DENSE_HALO` pixels from the window's edges.
+        rows: (N,) window row of each requested pixel.
+        cols: (N,) window column of each requested pixel.
+
+    Returns:
+        (N, 3 * filters) latent vectors, as ``PaperCNN.features`` gives for the 33 x 33 patch
+        around each pixel: ``c1`` and ``c2`` equal, ``g`` computed without the zero padding at the
+        patch borders (see the module docstring).
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    h, w = window.shape[-2:]
+    if rows.size and (rows.min() < DENSE_HALO or cols.min() < DENSE_HALO or rows.max() >= h - DENSE_HALO
+                      or cols.max() >= w - DENSE_HALO):
+        msg = f"Requested pixels must lie at least {DENSE_HALO} px inside the {h}x{w} window."
+        raise ValueError(msg)
+    n = rows.size
+    filters = backbone.scale1[-1][0].out_channels
+    if n == 0:
+        return torch.empty((0, 3 * filters), dtype=window.dtype)
+    x = window.unsqueeze(0)
+    f1 = backbone.scale1(x)  # (1, F, h, w)
+    r_t, c_t = torch.from_numpy(rows), torch.from_numpy(cols)
+    c1 = f1[0][:, r_t, c_t].T  # (N, F)
+    c2 = torch.empty((n, filters), dtype=f1.dtype)
+    g = torch.empty((n, filters), dtype=f1.dtype)
+    top, left = rows - _HALF, cols - _HALF  # patch corners in window coordinates
+    phase_r, phase_c = top % 3, left % 3
+    for a in range(3):
+        for b in range(3):
+            sel = np.flatnonzero((phase_r == a) & (phase_c == b))
+            if sel.size == 0:
+                continue
+            f2 = backbone.scale2(backbone.pool(f1[:, :, a:, b:]))  # (1, F, ~h/3, ~w/3)
+            # sliding 11 x 11 maximum, separably (a 121-element kernel is slow in max_pool2d)
+            gmax = F.max_pool2d(F.max_pool2d(f2, (_POOLED, 1), stride=1), (1, _POOLED), stride=1)
+            u = torch.from_numpy((top[sel] - a) // 3)
+            v = torch.from_numpy((left[sel] - b) // 3)
+            sel_t = torch.from_numpy(sel)
+            c2[sel_t] = f2[0][:, u + _POOLED // 2, v + _POOLED // 2].T
+            g[sel_t] = gmax[0][:, u, v].T
+            del f2, gmax
+    return torch.cat([c1, c2, g], dim=1)

@@ -1,0 +1,399 @@
+"""Raster and outline input/output of the mapper.
+
+Reading: the 6-band optical scene fixes the grid (CRS, transform, shape); every auxiliary raster
+(DEM, slope, shadow mask, hillshade, proximity) must lie on that grid, or be reprojected onto it
+when the caller asks for it (``resample=True``, ``--resample``): the mapper never guesses.
+Nodata (the raster's nodata value, internal masks, NaN) becomes NaN.
+
+Outlines are GeoJSON (read with :mod:`json`; coordinates in the file's ``crs`` member or
+EPSG:4326 as RFC 7946 says) or, when ``pyogrio`` or ``fiona`` is installed, any OGR vector format
+(GeoPackage, shapefile).  They are rasterised onto the scene grid with one positive id per
+outline feature, so elevation and proximity can be normalised per glacier.
+
+Writing: cloud-optimised GeoTIFFs through GDAL's COG driver (tiled 512 x 512, DEFLATE,
+overviews), written to a temporary sibling and renamed into place.  The facies map is uint8 class
+codes with nodata :data:`NODATA_CLASS` and the schema's colour table; the confidence map is
+float32 with NaN nodata.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+import rasterio.features
+import rasterio.warp
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.transform import Affine, array_bounds
+
+from facies_bench import schema
+from facies_bench.errors import RasterError
+
+log = logging.getLogger(__name__)
+
+#: Class code written outside the glacier outlines and where the input had nodata.
+NODATA_CLASS = 255
+#: Block size of the cloud-optimised GeoTIFFs.
+COG_BLOCKSIZE = 512
+#: Vector formats read without optional dependencies.
+GEOJSON_SUFFIXES = (".geojson", ".json")
+
+
+@dataclass(frozen=True)
+class RasterGrid:
+    """The pixel grid of a scene: CRS, affine transform and shape."""
+
+    crs: CRS | None
+    transform: Affine
+    width: int
+    height: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.height, self.width)
+
+    @property
+    def pixel_size(self) -> float:
+        """Pixel side in CRS units (metres for projected CRSs); the grid must have square pixels."""
+        return float(abs(self.transform.a))
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        return array_bounds(self.height, self.width, self.transform)
+
+    def describe(self) -> str:
+        crs = self.crs.to_string() if self.crs else "no CRS"
+        t = self.transform
+        return f"{crs}, {self.height}x{self.width} px, origin ({t.c:g}, {t.f:g}), pixel ({t.a:g}, {t.e:g})"
+
+    @classmethod
+    def from_dataset(cls, src: Any) -> "RasterGrid":
+        return cls(crs=src.crs, transform=src.transform, width=src.width, height=src.height)
+
+    @classmethod
+    def from_scene_info(cls, info: Any) -> "RasterGrid":
+        """The grid of a store scene (:class:`~facies_bench.data.store.SceneInfo`)."""
+        crs = CRS.from_user_input(info.crs) if info.crs else None
+        return cls(crs=crs, transform=Affine(*info.transform), width=int(info.shape[1]), height=int(info.shape[0]))
+
+
+@dataclass
+class RasterData:
+    """Bands read from a raster, nodata as NaN."""
+
+    array: np.ndarray  #: (count, H, W) float32
+    grid: RasterGrid
+    tags: dict[str, str]
+    path: str
+
+
+def _open(path: str | os.PathLike, what: str):
+    path = str(path)
+    if not Path(path).exists():
+        msg = f"{what} raster {path!r} does not exist."
+        raise RasterError(msg)
+    try:
+        return rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        msg = f"{what} raster {path!r} cannot be read as a raster ({exc}); give a GeoTIFF or another GDAL raster."
+        raise RasterError(msg) from exc
+
+
+def _read_nan(src: Any) -> np.ndarray:
+    """All bands as float32 with NaN where the dataset mask says nodata."""
+    data = src.read().astype(np.float32)
+    masks = src.read_masks()
+    data[masks == 0] = np.nan
+    return data
+
+
+def grid_mismatch(reference: RasterGrid, other: RasterGrid, *, tolerance: float = 1e-6) -> list[str]:
+    """How ``other`` differs from ``reference`` (empty when they are the same grid)."""
+    problems = []
+    if (reference.crs is None) != (other.crs is None) or (reference.crs is not None and reference.crs != other.crs):
+        problems.append(f"CRS {other.crs.to_string() if other.crs else None} vs {reference.crs.to_string() if reference.crs else None}")
+    if other.shape != reference.shape:
+        problems.append(f"shape {other.height}x{other.width} vs {reference.height}x{reference.width}")
+    tol = tolerance * max(reference.pixel_size, 1e-12)
+    if not all(math.isclose(a, b, abs_tol=tol) for a, b in zip(tuple(other.transform)[:6], tuple(reference.transform)[:6])):
+        t, r = other.transform, reference.transform
+        problems.append(f"transform (pixel {t.a:g}x{t.e:g}, origin {t.c:g},{t.f:g}) vs (pixel {r.a:g}x{r.e:g}, origin {r.c:g},{r.f:g})")
+    return problems
+
+
+def read_optical(path: str | os.PathLike, *, scale: float = 1.0) -> RasterData:
+    """Read the 6-band optical scene (blue, green, red, NIR, SWIR1, SWIR2 TOA reflectance).
+
+    Args:
+        path: a GDAL raster with exactly 6 bands in ``schema.OPTICAL_FEATURES`` order.
+        scale: factor applied to the values (e.g. 1e-4 for reflectance stored as integers x 10,000).
+
+    Raises:
+        RasterError: the file is missing or unreadable, does not have 6 bands, has a rotated or
+            non-square grid, or its values are not reflectance (most above 2).
+    """
+    with _open(path, "Optical") as src:
+        if src.count != len(schema.OPTICAL_FEATURES):
+            msg = (f"Optical raster {str(path)!r} has {src.count} band(s); the mapper needs exactly "
+                   f"{len(schema.OPTICAL_FEATURES)} bands in the order {', '.join(schema.OPTICAL_FEATURES)} "
+                   "(top-of-atmosphere reflectance). Stack the bands into one 6-band GeoTIFF.")
+            raise RasterError(msg)
+        grid = RasterGrid.from_dataset(src)
+        t = grid.transform
+        if t.b != 0 or t.d != 0 or not math.isclose(abs(t.a), abs(t.e), rel_tol=1e-6):
+            msg = (f"Optical raster {str(path)!r} has a rotated or non-square pixel grid (transform {tuple(t)[:6]}); "
+                   "the mapper needs a north-up grid with square pixels. Warp it first (gdalwarp -tr X X).")
+            raise RasterError(msg)
+        data = _read_nan(src) * np.float32(scale)
+        tags = {k.lower(): v for k, v in src.tags().items()}
+    finite = data[np.isfinite(data)]
+    if finite.size and float(np.percentile(finite, 50)) > 2.0:
+        msg = (f"Optical raster {str(path)!r} has a median value of {float(np.percentile(finite, 50)):g}; TOA reflectance "
+               "lies in about [0, 1.5]. If the bands are scaled integers, pass the scale (e.g. --reflectance-scale 0.0001).")
+        raise RasterError(msg)
+    return RasterData(array=data, grid=grid, tags=tags, path=str(path))
+
+
+def read_aligned(path: str | os.PathLike, grid: RasterGrid, *, what: str, resample: bool = False,
+                 resampling: Resampling = Resampling.bilinear, reference_path: str | None = None) -> np.ndarray:
+    """Read a single-band raster on ``grid``, reprojecting only when ``resample`` is True.
+
+    Args:
+        path: the raster (first band is read).
+        grid: the scene grid it must match.
+        what: name used in messages ("DEM", "slope", ...).
+        resample: reproject onto ``grid`` instead of failing when the grids differ.
+        resampling: resampling method used when reprojecting.
+        reference_path: the optical scene's path, for messages.
+
+    Returns:
+        (H, W) float32 with NaN at nodata.
+
+    Raises:
+        RasterError: the grids differ and ``resample`` is False, or the raster is unreadable.
+    """
+    with _open(path, what) as src:
+        other = RasterGrid.from_dataset(src)
+        problems = grid_mismatch(grid, other)
+        if not problems:
+            return _read_nan(src)[0]
+        if not resample:
+            ref = f"{reference_path!r}" if reference_path else "the optical scene"
+            msg = (f"{what} raster {str(path)!r} is not on the grid of {ref}: {'; '.join(problems)}. "
+                   "Pass --resample (resample=True) to reproject it onto the optical grid, or supply it on that grid.")
+            raise RasterError(msg)
+        if src.crs is None or grid.crs is None:
+            msg = f"{what} raster {str(path)!r} cannot be reprojected: {'it' if src.crs is None else 'the scene'} has no CRS."
+            raise RasterError(msg)
+        log.info("Reprojecting %s %s onto the scene grid (%s): %s", what, path, resampling.name, "; ".join(problems))
+        source = _read_nan(src)[0]
+        out = np.full(grid.shape, np.nan, dtype=np.float32)
+        rasterio.warp.reproject(source, out, src_transform=src.transform, src_crs=src.crs, src_nodata=np.nan,
+                                dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling)
+        return out
+
+
+def find_sun_angles(tags: dict[str, str]) -> tuple[float | None, float | None]:
+    """Sun azimuth and elevation (degrees) from raster metadata tags, if present.
+
+    Understands ``SUN_AZIMUTH`` / ``SUN_ELEVATION`` (Landsat MTL, this package), and Sentinel-2's
+    ``MEAN_SOLAR_AZIMUTH_ANGLE`` / ``MEAN_SOLAR_ZENITH_ANGLE`` (elevation = 90 - zenith).
+    """
+    low = {k.lower(): v for k, v in tags.items()}
+
+    def first(*keys: str) -> float | None:
+        for key in keys:
+            if key in low:
+                try:
+                    return float(low[key])
+                except ValueError:
+                    continue
+        return None
+
+    azimuth = first("sun_azimuth", "solar_azimuth", "mean_solar_azimuth_angle", "sun_azimuth_angle")
+    elevation = first("sun_elevation", "solar_elevation", "sun_elevation_angle")
+    if elevation is None:
+        zenith = first("mean_solar_zenith_angle", "sun_zenith", "solar_zenith", "sun_zenith_angle")
+        elevation = None if zenith is None else 90.0 - zenith
+    return azimuth, elevation
+
+
+# --------------------------------------------------------------------------------------------
+# Outlines
+# --------------------------------------------------------------------------------------------
+
+
+def _geojson_crs(payload: dict[str, Any]) -> CRS:
+    crs = payload.get("crs")
+    if isinstance(crs, dict):
+        name = (crs.get("properties") or {}).get("name")
+        if name:
+            if "CRS84" in name.upper():
+                return CRS.from_epsg(4326)
+            return CRS.from_user_input(name.replace("urn:ogc:def:crs:", "").replace("::", ":"))
+    return CRS.from_epsg(4326)
+
+
+def _geometries_from_geojson(payload: Any) -> list[dict[str, Any]]:
+    if not isinstance(payload, dict):
+        return []
+    kind = payload.get("type")
+    if kind == "FeatureCollection":
+        return [g for f in payload.get("features", []) for g in _geometries_from_geojson(f)]
+    if kind == "Feature":
+        geom = payload.get("geometry")
+        return [geom] if geom else []
+    if kind in ("Polygon", "MultiPolygon", "GeometryCollection"):
+        return [payload]
+    return []
+
+
+def read_outlines(path: str | os.PathLike) -> tuple[list[dict[str, Any]], CRS]:
+    """Glacier outline polygons (GeoJSON geometry dicts, one per feature) and their CRS.
+
+    Raises:
+        RasterError: the file is missing, unreadable, has no polygons, or is not GeoJSON and
+            neither ``pyogrio`` nor ``fiona`` is installed.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise RasterError(f"Outline file {str(path)!r} does not exist.")
+    if path.suffix.lower() in GEOJSON_SUFFIXES:
+        try:
+            payload = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise RasterError(f"Outline file {str(path)!r} is not valid GeoJSON: {exc}.") from exc
+        geoms, crs = _geometries_from_geojson(payload), _geojson_crs(payload)
+    else:
+        geoms, crs = _read_ogr(path)
+    polygons = [g for g in geoms if g.get("type") in ("Polygon", "MultiPolygon", "GeometryCollection")]
+    if not polygons:
+        msg = f"Outline file {str(path)!r} contains no polygon geometries; give glacier outlines as (multi)polygons."
+        raise RasterError(msg)
+    return polygons, crs
+
+
+def _read_ogr(path: Path) -> tuple[list[dict[str, Any]], CRS]:
+    try:
+        import pyogrio
+    except ImportError:
+        pyogrio = None
+    if pyogrio is not None:
+        import shapely
+
+        meta, _, geometry, _ = pyogrio.read(str(path), read_geometry=True)
+        geoms = [shapely.geometry.mapping(g) for g in shapely.from_wkb(geometry) if g is not None]
+        return geoms, CRS.from_user_input(meta["crs"])
+    try:
+        import fiona
+    except ImportError:
+        msg = (f"Outline file {str(path)!r} is not GeoJSON ({', '.join(GEOJSON_SUFFIXES)}); reading {path.suffix or 'this format'} "
+               "needs the optional package pyogrio (pip install pyogrio) or fiona. Or convert it: "
+               "ogr2ogr -f GeoJSON outlines.geojson " + path.name)
+        raise RasterError(msg) from None
+    with fiona.open(str(path)) as layer:
+        geoms = [dict(f["geometry"]) if not hasattr(f["geometry"], "__geo_interface__") else f["geometry"].__geo_interface__
+                 for f in layer if f["geometry"] is not None]
+        return geoms, CRS.from_user_input(layer.crs_wkt)
+
+
+def rasterise_outlines(path: str | os.PathLike, grid: RasterGrid, *, scene_path: str | None = None) -> np.ndarray:
+    """Rasterise glacier outlines onto the scene grid.
+
+    Args:
+        path: outline file (GeoJSON; GeoPackage / shapefile with pyogrio or fiona).
+        grid: the scene grid.
+        scene_path: the scene's path, for messages.
+
+    Returns:
+        (H, W) int32 glacier ids: 0 outside every outline, ``i + 1`` inside the i-th outline
+        (a pixel is inside when its centre is).
+
+    Raises:
+        RasterError: no pixel centre of the scene falls inside any outline.
+    """
+    geoms, crs = read_outlines(path)
+    if grid.crs is not None and crs != grid.crs:
+        geoms = [rasterio.warp.transform_geom(crs, grid.crs, g) for g in geoms]
+    ids = rasterio.features.rasterize(((g, i + 1) for i, g in enumerate(geoms)), out_shape=grid.shape,
+                                      transform=grid.transform, fill=0, dtype="int32")
+    if not ids.any():
+        xs, ys = [], []
+        for g in geoms:
+            b = rasterio.features.bounds(g)
+            xs += [b[0], b[2]]
+            ys += [b[1], b[3]]
+        msg = (f"Outlines {str(path)!r} do not overlap the scene {scene_path or ''!r}: outline bounds "
+               f"({min(xs):.1f}, {min(ys):.1f}, {max(xs):.1f}, {max(ys):.1f}) vs scene bounds "
+               f"({', '.join(f'{v:.1f}' for v in grid.bounds)}) in {grid.crs.to_string() if grid.crs else 'the scene CRS'}. "
+               "Check that the outlines belong to this scene and carry the right CRS.")
+        raise RasterError(msg)
+    return ids
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+def class_colormap() -> dict[int, tuple[int, int, int, int]]:
+    """The schema's class colours as a GDAL colour table (code -> RGBA); nodata is transparent."""
+    cmap = {c.index: (*c.colour, 255) for c in schema.CLASSES}
+    cmap[NODATA_CLASS] = (0, 0, 0, 0)
+    return cmap
+
+
+def _write_cog(path: str | os.PathLike, array: np.ndarray, grid: RasterGrid, *, dtype: str, nodata: float,
+               resampling: str, colormap: dict | None, tags: dict[str, Any] | None, description: str) -> Path:
+    path = Path(path)
+    if array.shape != grid.shape:
+        raise RasterError(f"Cannot write {str(path)!r}: array shape {array.shape} differs from the grid {grid.shape}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.tif")
+    profile = {"driver": "COG", "width": grid.width, "height": grid.height, "count": 1, "dtype": dtype,
+               "crs": grid.crs, "transform": grid.transform, "nodata": nodata, "blocksize": COG_BLOCKSIZE,
+               "compress": "deflate", "overview_resampling": resampling, "bigtiff": "if_safer"}
+    try:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(array.astype(dtype, copy=False), 1)
+            dst.set_band_description(1, description)
+            if colormap is not None:
+                dst.write_colormap(1, colormap)
+            if tags:
+                dst.update_tags(**{k: str(v) for k, v in tags.items()})
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_facies_map(path: str | os.PathLike, classes: np.ndarray, grid: RasterGrid, *,
+                     tags: dict[str, Any] | None = None) -> Path:
+    """Write a facies map as a cloud-optimised GeoTIFF.
+
+    Args:
+        path: output file.
+        classes: (H, W) uint8 class codes in ``schema.CLASSES`` order, :data:`NODATA_CLASS` elsewhere.
+        grid: the scene grid (CRS and transform are copied).
+        tags: extra metadata tags.
+    """
+    class_tags = {f"CLASS_{c.index}": c.name for c in schema.CLASSES}
+    return _write_cog(path, classes, grid, dtype="uint8", nodata=NODATA_CLASS, resampling="nearest",
+                      colormap=class_colormap(), tags={**class_tags, **(tags or {})}, description="facies class")
+
+
+def write_confidence_map(path: str | os.PathLike, confidence: np.ndarray, grid: RasterGrid, *,
+                         tags: dict[str, Any] | None = None) -> Path:
+    """Write a confidence map (float32, NaN nodata) as a cloud-optimised GeoTIFF."""
+    return _write_cog(path, confidence, grid, dtype="float32", nodata=float("nan"), resampling="average",
+                      colormap=None, tags=tags, description="confidence")

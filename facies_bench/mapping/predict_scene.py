@@ -1,0 +1,359 @@
+"""Whole-scene facies maps: tiled inference, ensembling, calibration and post-processing.
+
+:func:`map_scene` walks the scene in square tiles.  Each tile reads its input window (the tile
+plus a halo of :data:`~facies_bench.mapping.dense.DENSE_HALO` px, padded past the scene edges
+like the store's patches) once, runs every model on the tile's glacier pixels, averages the
+models' softmax probabilities and writes the tile's classes and confidence.  Memory is bounded
+by the tile, not the scene: one input window, the activations of one tile (64 channels at
+``(tile + 2 * halo)^2`` pixels, a few copies) and the output rasters (uint8 classes, float32
+confidence; probabilities only on request).
+
+Pixels outside the outline, and glacier pixels where any input feature is nodata (NaN), get
+:data:`~facies_bench.mapping.io.NODATA_CLASS` and NaN confidence: the mapper never invents a class
+where the input is missing.  (Nodata inside a neighbour's patch is filled with the feature
+minimum, i.e. 0 after normalisation.)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from facies_bench import schema
+from facies_bench.errors import RasterError
+from facies_bench.mapping.dense import DENSE_HALO, dense_logits, supports_dense
+from facies_bench.mapping.exact import gather_patches, read_window
+from facies_bench.mapping.io import NODATA_CLASS
+
+log = logging.getLogger(__name__)
+
+MODES = ("dense", "exact")
+#: Default tile side (output pixels); a 512 tile with its halo keeps the activations near 0.3 GB.
+DEFAULT_TILE = 512
+
+
+@dataclass
+class SceneMap:
+    """A mapped scene.
+
+    Attributes:
+        classes: (H, W) uint8 class codes in ``schema.CLASSES`` order; ``NODATA_CLASS`` (255)
+            outside the outlines and where the input had nodata.
+        confidence: (H, W) float32 max-softmax probability of the (ensemble) prediction, calibrated
+            when a calibrator was given; NaN where ``classes`` is nodata.  Post-processing changes
+            classes, not confidence.
+        probabilities: (K, H, W) float32 ensemble probabilities (NaN at nodata) when requested.
+        modes: the inference mode used for each model (``dense`` or ``exact``).
+        calibrated: whether ``confidence`` is calibrated.
+        n_glacier_px: pixels inside the outlines.
+        n_nodata_px: glacier pixels left as nodata because an input feature was missing.
+        n_refined_px: pixels recomputed in exact mode because their dense margin was small.
+        seconds: wall time of the inference.
+    """
+
+    classes: np.ndarray
+    confidence: np.ndarray
+    probabilities: np.ndarray | None = None
+    modes: list[str] = field(default_factory=list)
+    calibrated: bool = False
+    n_glacier_px: int = 0
+    n_nodata_px: int = 0
+    n_refined_px: int = 0
+    seconds: float = 0.0
+
+    @property
+    def pixels_per_second(self) -> float:
+        return self.n_glacier_px / self.seconds if self.seconds > 0 else float("nan")
+
+
+def _as_bands(features: np.ndarray | Mapping[str, np.ndarray], feature_names: Sequence[str] | None) -> dict[str, np.ndarray]:
+    if isinstance(features, Mapping):
+        return {schema.FEATURE_NAMES[schema.feature_index(k)]: v for k, v in features.items()}
+    if features.ndim != 3:
+        raise RasterError(f"features must be (C, H, W) or a {{name: (H, W)}} mapping; got shape {features.shape}.")
+    if feature_names is None:
+        if features.shape[0] != schema.N_FEATURES:
+            msg = (f"features have {features.shape[0]} channels; pass feature_names for them, or give all "
+                   f"{schema.N_FEATURES} features in the order {', '.join(schema.FEATURE_NAMES)}.")
+            raise RasterError(msg)
+        feature_names = schema.FEATURE_NAMES
+    if len(feature_names) != features.shape[0]:
+        raise RasterError(f"{len(feature_names)} feature names for {features.shape[0]} channels.")
+    return {schema.FEATURE_NAMES[schema.feature_index(n)]: features[i] for i, n in enumerate(feature_names)}
+
+
+def _calibrate(confidence: np.ndarray, calibrator: Any) -> np.ndarray:
+    """Calibrated confidence; several calibrators (a dict or list) are averaged."""
+    cals = list(calibrator.values()) if isinstance(calibrator, Mapping) else (
+        list(calibrator) if isinstance(calibrator, (list, tuple)) else [calibrator])
+    out = np.zeros(confidence.shape, np.float64)
+    for cal in cals:
+        out += np.asarray(cal.predict(confidence), dtype=np.float64).reshape(confidence.shape)
+    return np.clip(out / len(cals), 0.0, 1.0).astype(np.float32)
+
+
+def _model_logits(model: Any, window_raw: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, mode: str,
+                  batch_size: int) -> torch.Tensor:
+    """(N, K) logits of one FaciesModel for window pixels (the window holds the model's channels)."""
+    x = torch.from_numpy(window_raw).unsqueeze(0)
+    x = torch.nan_to_num(model.normalize(x)[0], nan=0.0)  # nodata -> feature minimum
+    if mode == "dense":
+        return dense_logits(model.backbone, x, rows, cols)
+    window = x.numpy()
+    out = []
+    for start in range(0, rows.size, batch_size):
+        patches = gather_patches(window, rows[start:start + batch_size], cols[start:start + batch_size])
+        out.append(model.backbone(torch.from_numpy(patches)).float())
+    return torch.cat(out) if out else torch.empty((0, model.n_classes))
+
+
+def _ensemble_proba(models: Sequence[Any], modes: Sequence[str], channels: Sequence[list[int]], window: np.ndarray,
+                    rows: np.ndarray, cols: np.ndarray, *, batch_size: int) -> np.ndarray:
+    """(N, K) mean softmax probabilities of the models for window pixels."""
+    total = torch.zeros((rows.size, models[0].n_classes), dtype=torch.float32)
+    for m, mode, ch in zip(models, modes, channels):
+        total += torch.softmax(_model_logits(m, window[ch], rows, cols, mode=mode, batch_size=batch_size), dim=1)
+    return (total / len(models)).numpy()
+
+
+def resolve_modes(models: Sequence[Any], mode: str) -> list[str]:
+    """The mode each model runs in: ``dense`` falls back to ``exact`` for non-PaperCNN backbones."""
+    if mode not in MODES:
+        raise ValueError(f"Unknown mapping mode {mode!r}. Valid: {', '.join(MODES)}.")
+    modes = []
+    for m in models:
+        if mode == "dense" and not supports_dense(m.backbone):
+            log.warning("Model %s (%s) has no dense form; mapping it in exact per-patch mode (slower).",
+                        m.model_name or type(m.backbone).__name__, type(m.backbone).__name__)
+            modes.append("exact")
+        else:
+            modes.append(mode)
+    return modes
+
+
+def map_scene(models: Any | Sequence[Any], features: np.ndarray | Mapping[str, np.ndarray], outline: np.ndarray, *,
+              feature_names: Sequence[str] | None = None, mode: str = "dense", calibrator: Any = None,
+              tile: int = DEFAULT_TILE, padding: str = "reflect", refine_margin: float | None = None,
+              smoothing: int | None = None,
+              min_island_px: int | None = None, return_probabilities: bool = False, batch_size: int = 1024,
+              progress: Callable[[int, int], None] | None = None) -> SceneMap:
+    """Map every glacier pixel of a scene.
+
+    Args:
+        models: one :class:`~facies_bench.models.FaciesModel` or several (e.g. the fold models),
+            in eval mode; several are ensembled by averaging their softmax probabilities.
+        features: raw features, (C, H, W) (all 11 in ``schema.FEATURE_NAMES`` order unless
+            ``feature_names`` says otherwise) or ``{name: (H, W)}``; anything sliceable works
+            (numpy memmaps, zarr arrays).  Nodata is NaN.
+        outline: (H, W) glacier mask (bool) or glacier ids (0 outside).
+        feature_names: names of the channels of an array ``features``.
+        mode: ``"dense"`` (fully convolutional, for PaperCNN backbones; others fall back to exact
+            with a warning) or ``"exact"`` (per-patch, batched).
+        calibrator: an object with ``predict(confidence) -> calibrated`` (e.g.
+            :class:`~facies_bench.evaluation.calibration.Calibrator`), or a dict / list of them,
+            whose predictions are averaged.
+        tile: output tile side in pixels.
+        padding: how the scene is padded past its edges, as the store cut its patches
+            (``"reflect"`` or ``"constant"``).
+        refine_margin: in dense mode, pixels whose top-two ensemble probabilities differ by
+            less than this are recomputed in exact mode (the dense ``g`` can flip close calls);
+            None = pure dense.
+        smoothing: odd window side of a majority (mode) filter applied to the classes; None = off.
+        min_island_px: facies islands (8-connected) smaller than this are given the class of the
+            nearest pixel outside them; None = off.
+        return_probabilities: also return the (K, H, W) ensemble probabilities.
+        batch_size: patches per forward pass in exact mode.
+        progress: called with ``(tiles done, tiles total)`` after each tile.
+
+    Returns:
+        A :class:`SceneMap`.
+
+    Raises:
+        RasterError: a model needs a feature the scene lacks, shapes disagree, or the outline is empty.
+    """
+    models = list(models) if isinstance(models, (list, tuple)) else [models]
+    if not models:
+        raise ValueError("map_scene needs at least one model.")
+    bands = _as_bands(features, feature_names)
+    for m in models:
+        missing = [f for f in m.features if f not in bands]
+        if missing:
+            msg = (f"Model {m.model_name or type(m.backbone).__name__} needs feature(s) {', '.join(missing)} "
+                   f"(its feature set: {', '.join(m.features)}); the scene supplies {', '.join(bands) or 'none'}.")
+            raise RasterError(msg)
+    needed = tuple(f for f in schema.FEATURE_NAMES if any(f in m.features for m in models))
+    mask = np.asarray(outline) != 0
+    height, width = mask.shape
+    for name in needed:
+        if tuple(bands[name].shape) != (height, width):
+            raise RasterError(f"Feature {name!r} has shape {tuple(bands[name].shape)}; the outline is {(height, width)}.")
+    if not mask.any():
+        raise RasterError("The outline mask has no glacier pixel; nothing to map.")
+    n_classes = models[0].n_classes
+    modes = resolve_modes(models, mode)
+    channels = [[needed.index(f) for f in m.features] for m in models]
+    for m in models:
+        m.eval()
+    tile = int(tile)
+    pad = max(DENSE_HALO, schema.PATCH_SIZE // 2)
+    classes = np.full((height, width), NODATA_CLASS, np.uint8)
+    confidence = np.full((height, width), np.nan, np.float32)
+    probabilities = np.full((n_classes, height, width), np.nan, np.float32) if return_probabilities else None
+    starts = [(r, c) for r in range(0, height, tile) for c in range(0, width, tile)]
+    started = time.perf_counter()
+    n_nodata = n_refined = 0
+    with torch.inference_mode():
+        for done, (r0, c0) in enumerate(starts, 1):
+            r1, c1 = min(r0 + tile, height), min(c0 + tile, width)
+            iy, ix = np.nonzero(mask[r0:r1, c0:c1])
+            if iy.size:
+                window = read_window(bands, needed, (r0, r1), (c0, c1), pad=pad, padding=padding)
+                valid = np.isfinite(window[:, iy + pad, ix + pad]).all(axis=0)
+                n_nodata += int((~valid).sum())
+                iy, ix = iy[valid], ix[valid]
+            if iy.size:
+                probs = _ensemble_proba(models, modes, channels, window, iy + pad, ix + pad, batch_size=batch_size)
+                if refine_margin and "dense" in modes:
+                    top2 = np.partition(probs, -2, axis=1)[:, -2:]
+                    unsure = np.flatnonzero(top2[:, 1] - top2[:, 0] < refine_margin)
+                    n_refined += unsure.size
+                    if unsure.size:
+                        probs[unsure] = _ensemble_proba(models, ["exact"] * len(models), channels, window, iy[unsure] + pad,
+                                                        ix[unsure] + pad, batch_size=batch_size)
+                conf = probs.max(axis=1)
+                classes[r0 + iy, c0 + ix] = probs.argmax(axis=1).astype(np.uint8)
+                confidence[r0 + iy, c0 + ix] = conf
+                if probabilities is not None:
+                    probabilities[:, r0 + iy, c0 + ix] = probs.T
+            if progress is not None:
+                progress(done, len(starts))
+    seconds = time.perf_counter() - started
+    if n_nodata:
+        log.warning("%d glacier pixel(s) have nodata in at least one input feature; they are nodata in the map.", n_nodata)
+    if smoothing:
+        classes = smooth_classes(classes, window=smoothing)
+    if min_island_px:
+        classes = remove_islands(classes, min_size=min_island_px)
+    if calibrator is not None:
+        known = np.isfinite(confidence)
+        confidence[known] = _calibrate(confidence[known], calibrator)
+    return SceneMap(classes=classes, confidence=confidence, probabilities=probabilities, modes=modes,
+                    calibrated=calibrator is not None, n_glacier_px=int(mask.sum()), n_nodata_px=n_nodata,
+                    n_refined_px=n_refined, seconds=seconds)
+
+
+# --------------------------------------------------------------------------------------------
+# Post-processing
+# --------------------------------------------------------------------------------------------
+
+
+def smooth_classes(classes: np.ndarray, *, window: int = 3, n_classes: int = schema.N_CLASSES) -> np.ndarray:
+    """Majority (mode) filter over a ``window`` x ``window`` neighbourhood.
+
+    Only mapped pixels vote and only mapped pixels change; nodata stays nodata.  A tie keeps the
+    pixel's own class when it is among the most frequent, else the lowest class code wins.
+
+    Args:
+        classes: (H, W) uint8 class codes, ``NODATA_CLASS`` where unmapped.
+        window: odd window side (3 = the 3 x 3 filter).
+        n_classes: K.
+    """
+    window = int(window)
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"Smoothing window must be an odd number of pixels >= 1; got {window}.")
+    if window == 1:
+        return classes.copy()
+    mapped = classes != NODATA_CLASS
+    best = np.full(classes.shape, -1.0, np.float32)
+    out = classes.copy()
+    own_bonus = np.float32(0.5 / window**2)  # breaks ties in favour of the pixel's own class
+    for k in range(n_classes):
+        votes = ndimage.uniform_filter((classes == k).astype(np.float32), size=window, mode="constant")
+        votes[classes == k] += own_bonus
+        better = votes > best
+        best[better] = votes[better]
+        out[better & mapped] = k
+    return out
+
+
+def remove_islands(classes: np.ndarray, *, min_size: int, n_classes: int = schema.N_CLASSES) -> np.ndarray:
+    """Give facies islands smaller than ``min_size`` pixels the class of the nearest other pixel.
+
+    Islands are 8-connected regions of one class (``scipy.ndimage.label``); each pixel of a small
+    island takes the class of the nearest mapped pixel that is not in a small island.  Nodata
+    stays nodata.
+    """
+    min_size = int(min_size)
+    if min_size <= 1:
+        return classes.copy()
+    mapped = classes != NODATA_CLASS
+    small = np.zeros(classes.shape, bool)
+    structure = np.ones((3, 3), bool)
+    for k in range(n_classes):
+        labels, n = ndimage.label(classes == k, structure=structure)
+        if n == 0:
+            continue
+        sizes = np.bincount(labels.ravel())
+        tiny = sizes < min_size
+        tiny[0] = False
+        small |= tiny[labels]
+    keep = mapped & ~small
+    if not small.any() or not keep.any():
+        return classes.copy()
+    idx = ndimage.distance_transform_edt(~keep, return_distances=False, return_indices=True)
+    out = classes.copy()
+    out[small] = classes[idx[0][small], idx[1][small]]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring against a true map
+# --------------------------------------------------------------------------------------------
+
+
+def score_scene_map(classes: np.ndarray, true_facies: np.ndarray, outline: np.ndarray) -> dict[str, Any]:
+    """Pixel accuracy, macro-F1 and per-class F1 of a map against a dense true facies map.
+
+    Args:
+        classes: (H, W) predicted codes (``NODATA_CLASS`` unmapped).
+        true_facies: (H, W) true codes (negative = unknown).
+        outline: (H, W) glacier mask; only mapped glacier pixels with a known truth are scored.
+
+    Returns:
+        ``{"pixel_accuracy", "macro_f1", "per_class_f1": {class: f1 or None}, "n_pixels"}``.
+    """
+    from facies_bench.evaluation.metrics import confusion_counts, scores_from_confusion
+
+    truth = np.asarray(true_facies).astype(np.int64)
+    keep = (np.asarray(outline) != 0) & (classes != NODATA_CLASS) & (truth >= 0) & (truth < schema.N_CLASSES)
+    cm = confusion_counts(truth[keep], classes[keep].astype(np.int64))
+    s = scores_from_confusion(cm)
+    return {"pixel_accuracy": float(s.accuracy), "macro_f1": float(s.macro_f1),
+            "per_class_f1": {c.name: (None if np.isnan(s.f1[c.index]) else float(s.f1[c.index])) for c in schema.CLASSES},
+            "n_pixels": int(keep.sum())}
+
+
+def map_store_scene(models: Any | Sequence[Any], store: Any, scene_id: str, **kwargs: Any) -> tuple[SceneMap, dict[str, Any] | None, Any]:
+    """Map a scene of a store; score it against the true facies map when the store has one.
+
+    Args:
+        models: as for :func:`map_scene`.
+        store: an open :class:`~facies_bench.data.store.FaciesStore`.
+        scene_id: one of ``store.scene_ids``.
+        **kwargs: passed to :func:`map_scene`.
+
+    Returns:
+        ``(scene_map, scores or None, scene)``; scores as :func:`score_scene_map`.
+    """
+    scene = store.scene(scene_id)
+    scene_map = map_scene(models, scene.features, scene.outline, feature_names=store.feature_names, **kwargs)
+    scores = None
+    if scene.true_facies is not None:
+        scores = score_scene_map(scene_map.classes, scene.true_facies, scene.outline)
+    return scene_map, scores, scene

@@ -1,0 +1,157 @@
+"""Raster/outline I/O of the mapper: COG outputs, grid checks, outlines, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from facies_bench import schema
+from facies_bench.errors import RasterError
+from facies_bench.mapping.io import (
+    NODATA_CLASS,
+    RasterGrid,
+    find_sun_angles,
+    rasterise_outlines,
+    read_aligned,
+    read_optical,
+    write_confidence_map,
+    write_facies_map,
+)
+from tests.mapping.conftest import CRS, ORIGIN, PIXEL, write_outline, write_raster
+
+
+def _grid(h=64, w=64):
+    return RasterGrid(crs=rasterio.crs.CRS.from_string(CRS), transform=from_origin(*ORIGIN, PIXEL, PIXEL), width=w, height=h)
+
+
+def test_facies_map_is_a_cog_with_georeferencing_nodata_and_colour_table(tmp_path):
+    grid = _grid(1100, 1030)
+    classes = np.full(grid.shape, NODATA_CLASS, np.uint8)
+    classes[100:900, 50:1000] = np.arange(800 * 950).reshape(800, 950) % schema.N_CLASSES
+    path = write_facies_map(tmp_path / "facies.tif", classes, grid)
+    with rasterio.open(path) as src:
+        assert src.crs == grid.crs and src.transform == grid.transform
+        assert src.dtypes == ("uint8",) and src.nodata == NODATA_CLASS
+        assert src.block_shapes == [(512, 512)] and src.profile["tiled"]
+        assert src.overviews(1), "overviews missing"
+        assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+        assert src.compression.name.lower() == "deflate"
+        cmap = src.colormap(1)
+        for c in schema.CLASSES:
+            assert cmap[c.index][:3] == c.colour
+        np.testing.assert_array_equal(src.read(1), classes)
+    assert list(tmp_path.iterdir()) == [path]  # no temporary left behind
+
+
+def test_confidence_map_float32_nan_nodata(tmp_path):
+    grid = _grid(40, 50)
+    conf = np.full(grid.shape, np.nan, np.float32)
+    conf[5:30, 5:30] = 0.75
+    path = write_confidence_map(tmp_path / "conf.tif", conf, grid)
+    with rasterio.open(path) as src:
+        assert src.dtypes == ("float32",) and np.isnan(src.nodata)
+        assert src.crs == grid.crs and src.transform == grid.transform
+        np.testing.assert_array_equal(src.read(1), conf)
+
+
+def test_optical_band_count_must_be_six(tmp_path):
+    path = write_raster(tmp_path / "five.tif", np.zeros((5, 8, 8), np.float32))
+    with pytest.raises(RasterError, match=r"five\.tif.*5 band.*6 bands"):
+        read_optical(path)
+
+
+def test_optical_scaled_integers_are_refused_with_a_hint(tmp_path):
+    path = write_raster(tmp_path / "dn.tif", np.full((6, 8, 8), 5000, np.uint16))
+    with pytest.raises(RasterError, match="reflectance-scale"):
+        read_optical(path)
+    assert read_optical(path, scale=1e-4).array.max() == pytest.approx(0.5)
+
+
+def test_optical_nodata_becomes_nan(tmp_path):
+    data = np.full((6, 8, 8), 0.3, np.float32)
+    data[:, 2, 3] = -9999
+    path = write_raster(tmp_path / "nd.tif", data, nodata=-9999)
+    arr = read_optical(path).array
+    assert np.isnan(arr[:, 2, 3]).all() and np.isfinite(arr).sum() == 6 * 63
+
+
+@pytest.mark.parametrize("change", ["origin", "crs", "shape"])
+def test_aux_raster_on_another_grid_is_an_error_that_offers_resample(tmp_path, change):
+    grid = _grid(32, 32)
+    kwargs = {}
+    shape = (32, 32)
+    if change == "origin":
+        kwargs["transform"] = from_origin(ORIGIN[0] + 15, ORIGIN[1], PIXEL, PIXEL)
+    elif change == "crs":
+        kwargs["crs"] = "EPSG:32633"
+    else:
+        shape = (30, 32)
+    path = write_raster(tmp_path / "dem.tif", np.ones(shape, np.float32), **kwargs)
+    with pytest.raises(RasterError, match=r"dem\.tif.*not on the grid.*--resample") as info:
+        read_aligned(path, grid, what="DEM", reference_path="optical.tif")
+    assert {"origin": "transform", "crs": "CRS", "shape": "shape"}[change] in str(info.value)
+
+
+def test_resample_reprojects_onto_the_optical_grid(tmp_path):
+    grid = _grid(32, 32)
+    # A plane z = x (metres east) on a 5 m grid: bilinear reprojection must keep it a plane.
+    fine = np.tile((np.arange(64) * 5.0 + 2.5)[None, :], (64, 1)).astype(np.float32)
+    path = write_raster(tmp_path / "dem5.tif", fine, transform=from_origin(*ORIGIN, 5.0, 5.0))
+    out = read_aligned(path, grid, what="DEM", resample=True)
+    assert out.shape == grid.shape
+    expected = np.tile((np.arange(32) * 10.0 + 5.0)[None, :], (32, 1))
+    np.testing.assert_allclose(out[:, 1:-1], expected[:, 1:-1], atol=1e-3)
+
+
+def test_outlines_rasterised_on_the_grid(tmp_path):
+    grid = _grid(20, 30)
+    path = write_outline(tmp_path / "o.geojson", (3, 12), (5, 25))
+    ids = rasterise_outlines(path, grid)
+    expected = np.zeros(grid.shape, np.int32)
+    expected[3:12, 5:25] = 1
+    np.testing.assert_array_equal(ids, expected)
+
+
+def test_outlines_in_lon_lat_are_reprojected(tmp_path):
+    from rasterio.warp import transform as warp_transform
+
+    grid = _grid(20, 30)
+    xs = [ORIGIN[0] + 5 * PIXEL, ORIGIN[0] + 25 * PIXEL]
+    ys = [ORIGIN[1] - 3 * PIXEL, ORIGIN[1] - 12 * PIXEL]
+    lon, lat = warp_transform(CRS, "EPSG:4326", [xs[0], xs[1], xs[1], xs[0], xs[0]], [ys[0], ys[0], ys[1], ys[1], ys[0]])
+    payload = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [list(map(list, zip(lon, lat)))]}}
+    path = tmp_path / "ll.geojson"
+    path.write_text(json.dumps(payload))  # no crs member: RFC 7946 lon/lat
+    ids = rasterise_outlines(path, grid)
+    rows, cols = np.nonzero(ids)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (3, 11, 5, 24)
+
+
+def test_outlines_outside_the_scene_are_an_error(tmp_path):
+    grid = _grid(20, 20)
+    path = write_outline(tmp_path / "far.geojson", (500, 520), (500, 520))
+    with pytest.raises(RasterError, match=r"far\.geojson.*do not overlap the scene"):
+        rasterise_outlines(path, grid, scene_path="optical.tif")
+
+
+def test_non_geojson_outlines_need_pyogrio(tmp_path):
+    try:
+        import pyogrio  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("pyogrio is installed")
+    path = tmp_path / "outlines.gpkg"
+    path.write_bytes(b"not really")
+    with pytest.raises(RasterError, match=r"outlines\.gpkg.*pyogrio"):
+        rasterise_outlines(path, _grid())
+
+
+def test_sun_angles_from_tags():
+    assert find_sun_angles({"SUN_AZIMUTH": "151.5", "SUN_ELEVATION": "38"}) == (151.5, 38.0)
+    assert find_sun_angles({"MEAN_SOLAR_AZIMUTH_ANGLE": "160", "MEAN_SOLAR_ZENITH_ANGLE": "50"}) == (160.0, 40.0)
+    assert find_sun_angles({}) == (None, None)
