@@ -1,0 +1,17 @@
+"""Feature functions of the facies feature stack (terrain, geometry, solar position)."""
+
+from facies_bench.features.terrain import (
+    aspect_degrees,
+    cast_shadow_mask,
+    compute_feature_stack,
+    hillshade,
+    normalise_per_glacier,
+    proximity_to_outline,
+    slope_degrees,
+    solar_position,
+)
+
+__all__ = [
+    "aspect_degrees", "cast_shadow_mask", "compute_feature_stack", "hillshade", "normalise_per_glacier",
+    "proximity_to_outline", "slope_degrees", "solar_position",
+]

@@ -1,0 +1,299 @@
+"""One simulated scene: facies on the glacier, top-of-atmosphere reflectance, the 11 features.
+
+Facies are placed as the paper's annotators describe them (Section 2, "Labelling"):
+
+* snow above a scene-specific transient snowline, firn in a band below it (older snow exposed
+  at the end of the ablation season), bare ice below the firn line.  The three are thresholds of
+  one "surface age" field: glacier elevation (normalised) plus smooth noise, less where the sun
+  is stronger, more under headwalls (avalanche snow).  Reflectance changes continuously along
+  that field, so the snow/firn and firn/ice transitions are gradual, as the paper stresses;
+* debris at the terminus (extent per region: Iceland's tephra-covered outlets most, Table 5's
+  debris shares) and along medial moraines below the snowline;
+* refrozen-like patches in a narrow band around the firn line, i.e. next to firn (paper), most
+  common in Svalbard and least in the Alps (Table 5);
+* supraglacial lakes in flat parts of the ablation area (Svalbard and Iceland most, none in
+  Scandinavia, Table 5);
+* shadow where the sun is blocked (cast shadow over the true DEM, or facing away);
+* cloud in about a quarter of the scenes, with thin semi-transparent edges whose true class stays
+  the surface underneath (the "very thin transparent clouds" that experts found ambiguous).
+
+Two scenes reproduce the paper's failure cases (Fig. 6): fresh snowfall veils everything (the
+true class stays the facies underneath, which experts mapped from other dates), and dusty snow
+darkened to firn-like reflectance.
+
+Reflectance follows the paper's cues (NIR >~0.55 snow, 0.40-0.55 firn, <~0.40 ice; bright-blue
+refrozen-like; yellow-brown firn; SWIR-bright, reddish debris and cloud; dark water and
+shadow), with values in the range of Hall et al. (1988) and Pope and Rees (2014) field spectra.
+Terrain lights the scene: direct sun scaled by the incidence angle (hillshade over the true DEM,
+zero in cast shadow) plus a band-dependent diffuse sky term and atmospheric path reflectance.
+Sensors: Landsat bands are averaged to 30 m, given noise, 8-bit quantisation and visible-band
+saturation over snow for Landsat 5/7, then resampled bilinearly to 10 m (the paper's
+resampling); Sentinel-2 SWIR goes through 20 m.  Landsat 7 scenes after 31 May 2003 have the
+scan-line-corrector gaps (zero, no data).  Each sensor has its own gain/offset, and each scene
+a random atmospheric gain: the domain shift between sensors and dates.
+
+Features are computed as the paper does, from a "Copernicus-like" DEM: the true surface
+smoothed to ~30 m and shifted by glacier thinning between the scene year and 2013 (the DEM
+epoch), so the shadow mask and hillshade features differ slightly from the true illumination.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from facies_bench import schema
+from facies_bench.features import cast_shadow_mask, compute_feature_stack, hillshade, normalise_per_glacier
+from facies_bench.synth.landscape import Landscape, smooth_noise
+from facies_bench.synth.plan import ScenePlan
+
+ICE, SNOW, DEBRIS, FIRN, SHADOW, REFROZEN, WATER, CLOUD = range(8)
+#: Flag bits of the per-pixel flags raster.
+FLAG_GAP, FLAG_THIN_CLOUD = 1, 2
+
+# Reflectance (blue, green, red, nir, swir1, swir2) along the snow-firn-ice continuum:
+# position 0 dirty ice, 1 the firn line, 2 the transient snowline, 3 dry high snow.
+_CONTINUUM_POS = np.array([0.0, 0.95, 1.05, 1.95, 2.05, 3.0])
+_CONTINUUM = np.array([
+    [0.36, 0.32, 0.26, 0.19, 0.030, 0.020],  # dirty ice
+    [0.55, 0.50, 0.43, 0.34, 0.050, 0.035],  # clean ice just below the firn line
+    [0.60, 0.57, 0.53, 0.44, 0.060, 0.045],  # old firn
+    [0.71, 0.68, 0.65, 0.53, 0.080, 0.060],  # young firn
+    [0.82, 0.80, 0.77, 0.63, 0.100, 0.070],  # wet snow at the snowline
+    [0.92, 0.90, 0.87, 0.78, 0.160, 0.120],  # dry snow
+], dtype=np.float32)
+_REFROZEN = np.array([0.62, 0.52, 0.36, 0.19, 0.030, 0.020], np.float32)
+_WATER = np.array([0.20, 0.16, 0.08, 0.035, 0.012, 0.008], np.float32)
+_CLOUD = np.array([0.80, 0.79, 0.78, 0.77, 0.55, 0.42], np.float32)
+_FRESH_SNOW = np.array([0.95, 0.94, 0.92, 0.86, 0.30, 0.22], np.float32)
+_ROCK = np.array([0.10, 0.12, 0.14, 0.20, 0.25, 0.20], np.float32)
+_SEA = np.array([0.07, 0.06, 0.035, 0.012, 0.005, 0.003], np.float32)
+_DEBRIS = {  # by region: basaltic tephra in Iceland, crystalline rock elsewhere
+    "Iceland": np.array([0.08, 0.08, 0.09, 0.11, 0.13, 0.11], np.float32),
+    "Svalbard": np.array([0.13, 0.14, 0.17, 0.22, 0.27, 0.24], np.float32),
+}
+_DEBRIS_DEFAULT = np.array([0.15, 0.16, 0.18, 0.23, 0.29, 0.25], np.float32)
+#: Diffuse-sky share of illumination and atmospheric path reflectance, per band.
+_DIFFUSE = np.array([0.30, 0.25, 0.20, 0.14, 0.09, 0.08], np.float32)
+_PATH = np.array([0.05, 0.035, 0.02, 0.01, 0.003, 0.002], np.float32)
+# region -> (terminus debris extent along flow, refrozen abundance, lake abundance)
+_REGION = {
+    "Iceland": (0.32, 0.5, 0.8), "Alps": (0.14, 0.08, 0.15), "Svalbard": (0.08, 1.0, 1.0),
+    "Scandinavia": (0.03, 0.6, 0.0), "Pyrenees": (0.0, 0.0, 0.0),
+}
+# sensor -> (gain per band, offset per band, noise std, saturation per band or None, bits)
+_SENSOR = {
+    "Landsat 5": ([1.04, 1.02, 1.00, 0.97, 1.00, 1.03], [0.015, 0.010, 0.005, 0.0, 0.0, 0.0], 0.010,
+                  [0.74, 0.78, 0.84, None, None, None], 8),
+    "Landsat 7": ([1.02, 1.01, 1.00, 0.98, 1.00, 1.01], [0.010, 0.006, 0.003, 0.0, 0.0, 0.0], 0.008,
+                  [0.86, 0.89, 0.92, None, None, None], 8),
+    "Landsat 8": ([0.98, 0.99, 1.00, 1.03, 1.00, 1.00], [0.0] * 6, 0.004, [None] * 6, 12),
+    "Landsat 9": ([0.98, 0.99, 1.00, 1.03, 1.00, 1.00], [0.0] * 6, 0.004, [None] * 6, 14),
+    "Sentinel-2": ([1.00, 1.00, 1.00, 1.00, 0.99, 1.00], [0.0] * 6, 0.005, [None] * 6, 12),
+}
+DEM_EPOCH_YEAR = 2013
+_THINNING_M_PER_YEAR = 0.8
+
+
+@dataclass
+class SimulatedScene:
+    """Rasters of one simulated scene."""
+
+    features: np.ndarray  #: (11, H, W) float32
+    outline: np.ndarray  #: (H, W) bool
+    dem: np.ndarray  #: (H, W) float32, the feature DEM in metres
+    truth: np.ndarray  #: (H, W) int8 true facies, -1 outside the outline
+    flags: np.ndarray  #: (H, W) uint8, FLAG_GAP | FLAG_THIN_CLOUD
+    params: dict  #: scene parameters (snowline, cloud cover...), JSON-ready
+
+
+def _block_mean(img: np.ndarray, k: int) -> np.ndarray:
+    b, h, w = img.shape
+    return img.reshape(b, h // k, k, w // k, k).mean(axis=(2, 4))
+
+
+def _upsample(img: np.ndarray, k: int) -> np.ndarray:
+    return np.stack([ndimage.zoom(band, k, order=1, mode="nearest", grid_mode=True) for band in img])
+
+
+def _sensor_image(refl: np.ndarray, plan: ScenePlan, rng: np.random.Generator) -> np.ndarray:
+    """Resample to the sensor's native grid, add its radiometry, resample back to 10 m."""
+    gain, offset, noise, saturation, bits = _SENSOR[plan.sensor]
+    gain = np.asarray(gain, np.float32)[:, None, None]
+    offset = np.asarray(offset, np.float32)[:, None, None]
+
+    def radiometry(img: np.ndarray, bands: slice) -> np.ndarray:
+        img = img * gain[bands] + offset[bands] + noise * rng.standard_normal(img.shape).astype(np.float32)
+        for i, sat in enumerate(saturation[bands]):
+            if sat is not None:
+                img[i] = np.minimum(img[i], sat)
+        step = 1.2 / (2 ** bits - 1)
+        return np.round(np.clip(img, 0, None) / step) * step
+
+    if plan.sensor == "Sentinel-2":
+        vnir = radiometry(refl[:4], slice(0, 4))
+        swir = _upsample(radiometry(_block_mean(refl[4:], 2), slice(4, 6)), 2)
+        return np.concatenate([vnir, swir]).astype(np.float32)
+    return _upsample(radiometry(_block_mean(refl, 3), slice(0, 6)), 3).astype(np.float32)
+
+
+def _slc_gaps(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Landsat 7 SLC-off wedge gaps: stripes every ~480 m (one 16-line scan), 60-300 m wide."""
+    h, w = shape
+    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
+    tilt = np.radians(rng.uniform(-11, -6))
+    across = rows * np.cos(tilt) + cols * np.sin(tilt)
+    period = 48.0
+    width = rng.uniform(6, 30) + rng.uniform(-3, 3) * (cols / w)  # wedges widen along the scan
+    return np.mod(across + rng.uniform(0, period), period) < width
+
+
+def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator) -> SimulatedScene:
+    """Simulate one acquisition of a glacier.
+
+    Args:
+        plan: the planned scene (sensor, date, sun).
+        land: the glacier's terrain.
+        rng: random generator for this scene.
+    """
+    pix = schema.PIXEL_SIZE_M
+    outline = land.outline
+    shape = outline.shape
+    side = shape[0]
+    az, el = plan.sun_azimuth, plan.sun_elevation
+    region = plan.region
+    debris_extent, refrozen_abundance, lake_abundance = _REGION[region]
+
+    # --- illumination over the true surface ---------------------------------------------
+    shade = hillshade(land.dem, pix, sun_azimuth=az, sun_elevation=el)
+    cast = cast_shadow_mask(land.dem, pix, sun_azimuth=az, sun_elevation=el)
+    e = np.clip(normalise_per_glacier(land.dem, outline), -0.5, 1.5)
+    slope_true = np.degrees(np.arctan(np.hypot(*np.gradient(land.dem, pix))))
+
+    # --- snow / firn / ice ----------------------------------------------------------------
+    snowline = rng.uniform(0.42, 0.85)
+    if plan.date.month == 7 or (plan.date.month == 10):
+        snowline -= 0.12
+    band = rng.uniform(0.10, 0.28) if rng.random() > 0.12 else rng.uniform(0.02, 0.05)
+    firnline = snowline - band
+    if plan.condition == "ice_only":
+        snowline = firnline = 9.0
+    dist_edge = ndimage.distance_transform_edt(outline) if outline.any() else np.zeros(shape)
+    age = (e + 0.07 * smooth_noise(rng, shape, side / 18) + 0.025 * smooth_noise(rng, shape, 3)
+           - 0.08 * (shade - float(np.median(shade[outline]) if outline.any() else 0.5))
+           + 0.06 * np.exp(-dist_edge / 8.0) * (e > 0.5))
+    truth = np.where(age > snowline, SNOW, np.where(age > firnline, FIRN, ICE)).astype(np.int8)
+    below = np.clip(1 + (age - firnline) / 0.3, 0, 1)
+    within = 1 + (age - firnline) / max(snowline - firnline, 1e-3)
+    above = np.clip(2 + (age - snowline) / 0.3, 2, 3)
+    pos = np.where(age <= firnline, below, np.where(age <= snowline, within, above))
+    # Zones define the class; single pixels stray (wet patches in snow, bright weathering crust on
+    # ice): experts "kept continuous zones consistent even when individual pixels deviated"
+    # (paper), so the centre pixel alone is ambiguous and its surroundings are not.
+    patchy = pos + 0.5 * smooth_noise(rng, shape, 4.0)
+    refl = np.stack([np.interp(patchy, _CONTINUUM_POS, _CONTINUUM[:, b]) for b in range(6)]).astype(np.float32)
+    grain = rng.uniform(0.9, 1.1)
+    refl[3:] *= np.where(pos > 1, grain, 1.0).astype(np.float32)
+    if region == "Iceland":  # tephra-darkened bare ice
+        refl *= np.where(pos < 1, rng.uniform(0.7, 0.85), 1.0).astype(np.float32)
+    if plan.condition == "dusty_snow":
+        refl[:4] *= np.where(pos > 1, 0.78, 1.0).astype(np.float32)
+    # crevasses: transverse stripes where the ice is steep or near the margins
+    along_px = land.u * side
+    phase = along_px / rng.uniform(4.5, 8) + 0.8 * smooth_noise(rng, shape, 10)
+    strain = (slope_true > 9) | (np.abs(land.v) > 0.65)
+    crevasse = strain & (np.sin(2 * np.pi * phase) > 0.6) & (smooth_noise(rng, shape, 12) > -0.5)
+    dim = np.where(truth == ICE, 0.55, np.where(truth == FIRN, 0.85, 0.95))
+    refl *= np.where(crevasse, dim, 1.0).astype(np.float32)
+    # sub-pixel surface roughness (sastrugi, melt features): speckle that context averages out
+    refl *= (1 + 0.035 * smooth_noise(rng, shape, 1.0) + 0.025 * rng.standard_normal(shape).astype(np.float32))[None]
+
+    # --- debris, refrozen-like, lakes ------------------------------------------------------
+    debris_noise = smooth_noise(rng, shape, side / 30)
+    terminus = (land.u > 1 - debris_extent * (1 + 0.35 * debris_noise)) if debris_extent > 0 else np.zeros(shape, bool)
+    debris_cover = np.clip(np.where(terminus, 1.0, 0.0) + land.moraine * 1.3, 0, 1)
+    debris_cover *= np.clip(1.5 + 0.8 * smooth_noise(rng, shape, 3), 0.3, 1)
+    debris = (debris_cover > 0.5) & (truth != SNOW)
+    truth[debris] = DEBRIS
+    rock = _DEBRIS.get(region, _DEBRIS_DEFAULT)[:, None, None] * (1 + 0.25 * smooth_noise(rng, shape, 1.2))[None]
+    mix = np.where(truth == SNOW, 0.0, np.clip(debris_cover, 0, 1))[None]
+    refl = (1 - mix) * refl + mix * rock
+
+    if refrozen_abundance > 0 and firnline < 1.5:
+        blobs = smooth_noise(rng, shape, 4)
+        near_firn = np.abs(age - firnline) < 0.05
+        refrozen = near_firn & (blobs > 2.3 - refrozen_abundance * 1.2) & ((truth == ICE) | (truth == FIRN))
+        truth[refrozen] = REFROZEN
+        tone = np.clip((blobs - (2.3 - refrozen_abundance * 1.2)) / 0.5, 0.5, 1)[None]
+        refl = np.where(refrozen[None], tone * _REFROZEN[:, None, None] + (1 - tone) * refl, refl)
+    if lake_abundance > 0:
+        lakes_noise = smooth_noise(rng, shape, 3)
+        lakes = ((lakes_noise > 3.0 - 0.5 * lake_abundance) & (age < firnline - 0.03) & (slope_true < 12)
+                 & (truth == ICE))
+        truth[lakes] = WATER
+        depth = np.clip((lakes_noise - (3.0 - 0.5 * lake_abundance)) / 0.6, 0.3, 1)[None]
+        lake_refl = _WATER[:, None, None] * (1.2 - 0.5 * depth)
+        refl = np.where(lakes[None], depth * lake_refl + (1 - depth) * refl, refl)
+
+    # --- surroundings --------------------------------------------------------------------
+    outside = ~outline
+    ground = _ROCK[:, None, None] * (1 + 0.3 * smooth_noise(rng, shape, 2))[None]
+    ground_snow = (e > snowline + 0.25 + 0.2 * smooth_noise(rng, shape, 6)) & (slope_true < 35)
+    ground = np.where(ground_snow[None], _CONTINUUM[-2][:, None, None], ground)
+    ground = np.where(land.sea[None], _SEA[:, None, None], ground)
+    refl = np.where(outside[None], ground, refl).astype(np.float32)
+
+    # --- illumination --------------------------------------------------------------------
+    sin_el = np.sin(np.radians(max(el, 1.0)))
+    direct = np.clip(shade / sin_el, 0, 1.6) * (~cast)
+    sky_view = np.cos(np.radians(slope_true) / 2) ** 2
+    light = (1 - _DIFFUSE)[:, None, None] * direct[None] + _DIFFUSE[:, None, None] * sky_view[None]
+    path = _PATH * rng.uniform(0.8, 1.3) * (1 + 0.5 * (1 - sin_el))
+    toa = refl * light + path[:, None, None]
+    truth[(cast | (shade < 0.06)) & outline] = SHADOW
+
+    # --- fresh snow veneer, clouds ------------------------------------------------------
+    if plan.condition == "fresh_snow":
+        veil = np.clip(0.82 + 0.08 * smooth_noise(rng, shape, side / 20), 0.6, 0.97)[None]
+        toa = (1 - veil) * toa + veil * (_FRESH_SNOW[:, None, None] * light + path[:, None, None])
+    flags = np.zeros(shape, np.uint8)
+    cloud_cover = 0.0
+    if rng.random() < 0.25 and plan.condition != "ice_only":
+        cloud_cover = float(rng.uniform(0.04, 0.3))
+        field = smooth_noise(rng, shape, side / 9) + 0.35 * smooth_noise(rng, shape, side / 40)
+        thr = float(np.quantile(field, 1 - cloud_cover))
+        alpha = np.clip(0.5 + (field - thr) / 0.7, 0, 0.97)
+        alpha[alpha < 0.08] = 0
+        puff = (1 + 0.08 * smooth_noise(rng, shape, 3))[None]
+        toa = (1 - alpha[None]) * toa + alpha[None] * _CLOUD[:, None, None] * puff
+        truth[(alpha >= 0.5) & outline] = CLOUD
+        flags[(alpha >= 0.12) & (alpha < 0.5)] |= FLAG_THIN_CLOUD
+
+    # --- sensor ---------------------------------------------------------------------------
+    # atmosphere / calibration of this acquisition: a common gain and a small per-band jitter
+    toa = toa * (rng.uniform(0.92, 1.08) * rng.uniform(0.97, 1.03, size=6).astype(np.float32))[:, None, None]
+    optical = _sensor_image(toa.astype(np.float32), plan, rng)
+    if plan.sensor == "Landsat 7" and plan.date > schema.LANDSAT7_SLC_OFF:
+        gaps = _slc_gaps(shape, rng)
+        optical[:, gaps] = 0.0
+        flags[gaps] |= FLAG_GAP
+
+    # --- features from a Copernicus-like DEM ---------------------------------------------
+    dem_feature = ndimage.gaussian_filter(land.dem.astype(np.float64), 1.5)
+    thinning = (plan.date.year - DEM_EPOCH_YEAR) * _THINNING_M_PER_YEAR * np.clip(1 - e, 0, 1)
+    dem_feature = np.where(outline, dem_feature + thinning, dem_feature).astype(np.float32)
+    features = compute_feature_stack(optical, dem_feature, outline, pixel_size=pix, sun_azimuth=az, sun_elevation=el)
+    truth = np.where(outline, truth, -1).astype(np.int8)
+    params = {"transient_snowline_norm": round(float(snowline), 4), "firn_line_norm": round(float(firnline), 4),
+              "cloud_cover": round(cloud_cover, 4), "condition": plan.condition,
+              "slc_off": bool(plan.sensor == "Landsat 7" and plan.date > schema.LANDSAT7_SLC_OFF)}
+    return SimulatedScene(features=features, outline=outline, dem=dem_feature, truth=truth, flags=flags, params=params)
+
+
+def scene_datetime(plan: ScenePlan) -> dt.datetime:
+    """UTC acquisition time of a planned scene (10:30 local solar time)."""
+    g = schema.glacier(plan.glacier)
+    return dt.datetime.combine(plan.date, dt.time(10, 30)) - dt.timedelta(hours=g.lon / 15.0)
