@@ -1,0 +1,171 @@
+"""``FaciesModel``: a backbone with its feature set and normalisation attached.
+
+It takes RAW patches (as stored), min-max normalises them per feature with the store's global
+minima and maxima (held as buffers, so they travel with the checkpoint) and returns the
+backbone's logits.  ``predict_proba`` is the batched numpy entry point used by the protocol,
+the mapper and users of ``facies_bench.load_model``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from facies_bench import schema
+from facies_bench.errors import UnknownNameError
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def autocast_context(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """``torch.autocast`` for ``precision="bf16"`` on ``device``; a no-op for ``"fp32"``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"Unknown precision {precision!r}. Valid: {', '.join(PRECISIONS)}.")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+class FaciesModel(nn.Module):
+    """A backbone on raw patches: normalisation -> backbone -> (B, K) logits.
+
+    Args:
+        backbone: module mapping (B, C, H, W) normalised patches to (B, K) logits.
+        features: the C feature names, in channel order (``schema.FEATURE_NAMES`` spelling).
+        feature_min: (C,) per-feature minimum; ``None`` means inputs are already normalised.
+        feature_max: (C,) per-feature maximum; ``None`` means inputs are already normalised.
+        model_name: registry name of the backbone (``cnn_baseline``...).
+        hparams: keyword arguments the backbone was built with.
+        builder: ``module:qualname`` of the builder, so checkpoints rebuild without a registry.
+        n_classes: K.
+        meta: free-form provenance kept in checkpoints (fold, seed, source file...).
+
+    Normalisation is ``(x - min) / (max - min)`` per channel; a channel with ``max == min``
+    is only shifted.
+    """
+
+    def __init__(self, backbone: nn.Module, *, features: Sequence[str], feature_min: Sequence[float] | np.ndarray | None = None,
+                 feature_max: Sequence[float] | np.ndarray | None = None, model_name: str | None = None,
+                 hparams: dict[str, Any] | None = None, builder: str | None = None, n_classes: int = schema.N_CLASSES,
+                 meta: dict[str, Any] | None = None):
+        super().__init__()
+        self.backbone = backbone
+        self.features = tuple(schema.resolve_features(list(features))) if features else ()
+        if tuple(features) != self.features:
+            msg = f"Features {tuple(features)} must be distinct names in schema order {schema.FEATURE_NAMES}."
+            raise UnknownNameError(msg)
+        c = len(self.features)
+        lo = np.zeros(c, np.float32) if feature_min is None else np.asarray(feature_min, np.float32).reshape(-1)
+        hi = np.ones(c, np.float32) if feature_max is None else np.asarray(feature_max, np.float32).reshape(-1)
+        if lo.shape != (c,) or hi.shape != (c,):
+            msg = f"feature_min/feature_max have shapes {lo.shape}/{hi.shape}; expected ({c},) for features {', '.join(self.features)}."
+            raise ValueError(msg)
+        if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+            raise ValueError(f"feature_min/feature_max must be finite; got {lo.tolist()} / {hi.tolist()}.")
+        self.register_buffer("feature_min", torch.from_numpy(lo.copy()))
+        self.register_buffer("feature_max", torch.from_numpy(hi.copy()))
+        span = np.where(hi > lo, hi - lo, 1.0).astype(np.float32)
+        self.register_buffer("_scale", torch.from_numpy(1.0 / span).view(1, c, 1, 1), persistent=False)
+        self.register_buffer("_shift", torch.from_numpy(lo.copy()).view(1, c, 1, 1), persistent=False)
+        self.normalised_input = feature_min is None and feature_max is None
+        self.model_name = model_name
+        self.hparams = dict(hparams or {})
+        self.builder = builder
+        self.n_classes = int(n_classes)
+        self.meta = dict(meta or {})
+
+    # ------------------------------------------------------------------------------------
+    @classmethod
+    def from_registry(cls, name: str, *, features: int | str | Sequence[str], store: Any = None,
+                      feature_min: Sequence[float] | None = None, feature_max: Sequence[float] | None = None,
+                      seed: int | None = None, hparams: dict[str, Any] | None = None, meta: dict[str, Any] | None = None) -> "FaciesModel":
+        """Build a registered torch model and wrap it.
+
+        Args:
+            name: registry key of a torch model.
+            features: feature set id (1-4), comma-separated names or a list of names.
+            store: a :class:`~facies_bench.data.store.FaciesStore` giving the normalisation
+                (its global per-feature min/max for ``features``); or pass ``feature_min`` /
+                ``feature_max``; or neither for identity normalisation.
+            seed: seeds the backbone's initialisation (the global torch RNG is restored after).
+            hparams: override the entry's default hyperparameters.
+            meta: provenance kept in checkpoints.
+        """
+        from facies_bench.models._registry import create_model, get_model_entry
+
+        names = schema.resolve_features(features)
+        entry = get_model_entry(name)
+        if entry.kind != "torch":
+            raise ValueError(f"Model {name!r} is an {entry.kind}; FaciesModel wraps torch models only.")
+        if store is not None:
+            idx = store.feature_indices(names)
+            feature_min, feature_max = store.feature_min[idx], store.feature_max[idx]
+        merged = {**entry.hparams, **(hparams or {})}
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(int(seed))
+            backbone = create_model(name, in_channels=len(names), **(hparams or {}))
+        return cls(backbone, features=names, feature_min=feature_min, feature_max=feature_max, model_name=name,
+                   hparams=merged, builder=entry.target_path if entry.importable else None,
+                   meta={**({"submission": entry.source} if not entry.importable and entry.source else {}), **(meta or {})})
+
+    # ------------------------------------------------------------------------------------
+    @property
+    def in_channels(self) -> int:
+        return len(self.features)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Min-max normalise raw (B, C, H, W) patches with the attached statistics."""
+        return (x - self._shift) * self._scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw (B, C, H, W) patches -> (B, K) logits."""
+        return self.backbone(self.normalize(x))
+
+    def _check_patches(self, patches: np.ndarray | torch.Tensor) -> None:
+        shape = tuple(patches.shape)
+        if len(shape) != 4 or shape[1] != self.in_channels:
+            msg = (f"Patches have shape {shape}; this model expects (N, {self.in_channels}, H, W) raw patches with "
+                   f"features {', '.join(self.features)} (read them with store.read_patches(rows, features=model.features)).")
+            raise ValueError(msg)
+
+    def iter_logits(self, patches: np.ndarray | torch.Tensor, *, batch_size: int = 1024, precision: str = "fp32",
+                    device: str | torch.device | None = None, channels_last: bool = True) -> Iterator[torch.Tensor]:
+        """Yield (b, K) float32 logits batch by batch (eval mode, no autograd)."""
+        self._check_patches(patches)
+        dev = torch.device(device) if device is not None else next(self.parameters(), self.feature_min).device
+        data = torch.as_tensor(patches)
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        with torch.inference_mode(), autocast_context(dev, precision):
+            for start in range(0, data.shape[0], int(batch_size)):
+                xb = data[start:start + int(batch_size)].to(dev, torch.float32, non_blocking=True)
+                xb = self.normalize(xb).contiguous(memory_format=fmt)
+                yield self.backbone(xb).float()
+
+    def predict_proba(self, patches: np.ndarray | torch.Tensor, *, batch_size: int = 1024, precision: str = "fp32",
+                      device: str | torch.device | None = None) -> np.ndarray:
+        """Softmax probabilities for raw patches.
+
+        Args:
+            patches: (N, C, H, W) raw features in ``self.features`` order (numpy or tensor).
+            batch_size: patches per forward pass.
+            precision: ``"fp32"`` or ``"bf16"`` (autocast).
+            device: where to run; defaults to where the model's parameters are.
+
+        Returns:
+            (N, K) float32 probabilities in ``schema.CLASSES`` order.
+
+        The model is switched to eval mode (and left there).
+        """
+        self.eval()
+        out = [torch.softmax(logits, dim=1).cpu() for logits in self.iter_logits(patches, batch_size=batch_size, precision=precision, device=device)]
+        if not out:
+            return np.empty((0, self.n_classes), np.float32)
+        return torch.cat(out).numpy().astype(np.float32, copy=False)
+
+    def extra_repr(self) -> str:
+        return f"model_name={self.model_name!r}, features={list(self.features)}, normalised_input={self.normalised_input}"
