@@ -1,0 +1,145 @@
+"""``facies-bench evaluate MODEL.py`` (run the protocol) and ``facies-bench check MODEL.py``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from facies_bench.cli._render import console, pct, table
+from facies_bench.errors import IncompleteRunError, UnknownNameError
+from facies_bench.protocol.executors import ProgressReporter, UnitOutcome
+
+_SUMMARY_METRICS = (("macro_f1", "macro-F1"), ("accuracy", "accuracy"), ("mean_iou", "mean IoU"),
+                    ("glacier_f1_mean", "glacier F1"), ("ece_100", "ECE100"), ("ece_100_calibrated", "ECE100 cal."))
+
+
+class RichProgress(ProgressReporter):
+    """One bar over units (with per-unit status) and one over the current unit's epochs."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
+        self.units_task = None
+        self.epoch_tasks: dict[str, Any] = {}
+
+    def start(self, units, *, n_complete: int) -> None:
+        self.progress.start()
+        self.units_task = self.progress.add_task(f"units ({n_complete} already complete)", total=len(units), completed=n_complete)
+
+    def unit_started(self, unit, *, n_epochs: int | None) -> None:
+        if n_epochs:
+            self.epoch_tasks[unit.unit_id] = self.progress.add_task(f"  {unit.label} epochs", total=n_epochs)
+
+    def epoch_finished(self, unit, epoch: int, metrics: dict[str, float]) -> None:
+        task = self.epoch_tasks.get(unit.unit_id)
+        if task is not None:
+            self.progress.update(task, completed=epoch + 1,
+                                 description=f"  {unit.label} epochs (val mIoU {metrics.get('val_miou', float('nan')):.3f})")
+
+    def unit_finished(self, outcome: UnitOutcome) -> None:
+        task = self.epoch_tasks.pop(outcome.unit.unit_id, None)
+        if task is not None:
+            self.progress.remove_task(task)
+        self.progress.advance(self.units_task)
+        status = "[green]done[/]" if outcome.ok else f"[red]FAILED[/] {escape(outcome.error or '')}"
+        self.progress.console.print(f"  {outcome.unit.label} ({outcome.unit.unit_id}) {status} ({outcome.wall_time_s:.1f} s)")
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def _outcome_table(outcomes: list[UnitOutcome]):
+    rows = [[o.unit.unit_id, o.unit.label, o.status, f"{o.wall_time_s:.1f}", (o.error or "")[:160]] for o in outcomes]
+    return table("Work units", ["unit", "seed / fold", "status", "time (s)", "error"], rows)
+
+
+def _fmt(mean: Any, std: Any, n_seeds: int) -> str:
+    if mean is None:
+        return "-"
+    return pct(mean) + (f" ± {pct(std)}" if n_seeds > 1 and std is not None else "")
+
+
+def _summary_table(result: dict[str, Any]):
+    blocks = [(key, result["metrics"][key]) for key in ("unpruned", "cleaned") if result["metrics"].get(key)]
+    columns = ["metric (%)", *[f"{key} ({block['variant']})" for key, block in blocks]]
+    rows = []
+    for metric, title in _SUMMARY_METRICS:
+        rows.append([title, *[_fmt(block["mean"].get(metric), block["std"].get(metric), len(block["per_seed"])) for _, block in blocks]])
+    n_seeds = len(result["seeds"])
+    title = (f"{result['model']['name']}: feature set {result['feature_set'] or ','.join(result['features'])}, "
+             f"trained on {result['variant']}, {result['epochs'] or '-'} epochs, folds {','.join(map(str, result['folds']))}, "
+             f"{n_seeds} seed(s)" + (" (mean ± std)" if n_seeds > 1 else ""))
+    return table(title, columns, rows)
+
+
+def register(app: typer.Typer, data_app: typer.Typer) -> None:
+    @app.command("evaluate")
+    def evaluate(
+        model: str = typer.Argument(..., help="Submission: a .py file that registers one model, a module, or a registered model name."),
+        output: str = typer.Option(..., "-o", "--output", help="Run directory (local path or fsspec URL)."),
+        store: Optional[str] = typer.Option(None, "--store", help="Store path or URL (default: the embedded dataset, built on first use)."),
+        variant: str = typer.Option("raw", "--variant", help="Label variant for training/validation: raw, cleaned or a variant name."),
+        features: str = typer.Option("4", "--features", help="Feature set 1-4, or comma-separated feature names."),
+        epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs per fold model (default: the recipe's; 1000 in the paper)."),
+        folds: Optional[str] = typer.Option(None, "--folds", help="Test folds to run, e.g. 0,1,5 or 0-2 (default: all six)."),
+        seed: int = typer.Option(0, "--seed", help="First seed."),
+        n_seeds: int = typer.Option(1, "--seeds", help="Number of seeds (seed, seed+1, ...); results give mean ± std."),
+        quick: bool = typer.Option(False, "--quick", help="Quick profile: short recipe, and the small synthetic store when no --store."),
+        precision: Optional[str] = typer.Option(None, "--precision", help="fp32 or bf16 (default: the recipe's)."),
+        executor: str = typer.Option("local", "--executor", help="local (in this process) or ray."),
+        ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray address; 'auto' joins a running cluster."),
+        gpus_per_unit: float = typer.Option(0.0, "--gpus-per-unit", help="GPUs per unit (Ray; fractions allowed)."),
+        cpus_per_unit: Optional[float] = typer.Option(None, "--cpus-per-unit", help="CPUs per unit (Ray); torch threads per unit."),
+        cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Copy a store given as a URL here once, and train from the copy."),
+        storage_options: Optional[str] = typer.Option(None, "--storage-options", help='fsspec options for URLs as JSON, e.g. \'{"endpoint_url": "http://..."}\'.'),
+        n_bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for confidence intervals."),
+    ) -> None:
+        """Train and test MODEL under the paper's protocol and write predictions, reports and result.json."""
+        from facies_bench.protocol import ProtocolConfig, run_protocol
+        from facies_bench.protocol._io import is_url
+
+        options = json.loads(storage_options) if storage_options else None
+        if options is not None and not isinstance(options, dict):
+            raise UnknownNameError(f"--storage-options must be a JSON object, got {storage_options!r}.")
+        config = ProtocolConfig.from_options(
+            features=features, seed=seed, n_seeds=n_seeds, variant=variant, folds=folds, epochs=epochs, quick=quick,
+            precision=precision, executor=executor, ray_address=ray_address, cpus_per_unit=cpus_per_unit,
+            gpus_per_unit=gpus_per_unit, cache_dir=str(cache_dir) if cache_dir else None, n_bootstrap=n_bootstrap)
+        if store is not None and is_url(store):
+            target: Any = store
+        else:
+            from facies_bench.data.cache import resolve_store
+
+            target = resolve_store(store, quick=quick)
+        reporter = RichProgress()
+        try:
+            run = run_protocol(model, target, config, output, progress=reporter, storage_options=options,
+                               run_storage_options=options if is_url(output) else None)
+        except IncompleteRunError as exc:
+            reporter.close()
+            if getattr(exc, "outcomes", None):
+                console.print(_outcome_table(exc.outcomes))
+            raise
+        console.print(_summary_table(run.result))
+        console.print(f"{run.n_trained} unit(s) trained, {len(run.units) - run.n_trained} reused. Result: {run.result_path}")
+
+    @app.command("check")
+    def check(
+        model: str = typer.Argument(..., help="Submission: a .py file that registers one model, a module, or a registered name."),
+        tmp_dir: Optional[Path] = typer.Option(None, "--tmp-dir", help="Keep the tiny store and outputs here (default: a temporary folder)."),
+    ) -> None:
+        """Run a submission through the whole submission contract on a tiny store, in seconds."""
+        from facies_bench.testing.checks import check_submission
+
+        report = check_submission(model, tmp_dir=tmp_dir)
+        rows = [[r.name, {"passed": "[green]passed[/]", "FAILED": "[red]FAILED[/]", "skipped": "skipped"}[r.status],
+                 f"{r.seconds:.1f}", r.message] for r in report.results]
+        title = f"check {model}" + (f" -> {report.model_name} ({report.kind})" if report.model_name else "")
+        console.print(table(title, ["check", "status", "s", "detail"], rows))
+        report.raise_for_failures()
+        console.print("[green]All checks passed.[/] Next: facies-bench evaluate " + model + " --quick -o runs/quick")
