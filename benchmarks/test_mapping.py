@@ -12,6 +12,8 @@ CNN (``fs1/fold0_after.h5``) with min-max statistics of the scene.
 
 * dense: :func:`map_scene` ``mode="dense"`` over the whole scene (timed by pytest-benchmark);
 * exact: ``mode="exact"`` (batched per-patch) on ``N_EXACT`` pixels, extrapolated to px/s;
+* hybrid: ``refine_margin=0.3`` on the same pixels; its scene px/s is estimated from the dense
+  rate and the exact rate times the refined share;
 * one patch per pixel: a model call per pixel patch, like the published Keras workflow, on
   ``N_PER_PIXEL`` pixels, extrapolated to px/s.
 
@@ -114,6 +116,13 @@ def test_dense_vs_exact_vs_per_pixel(benchmark, scene, which):
     start = time.perf_counter()
     exact = map_scene(model, features, subset, mode="exact")
     exact_px_s = N_EXACT / (time.perf_counter() - start)
+    refine = 0.3
+    start = time.perf_counter()
+    hybrid = map_scene(model, features, subset, mode="dense", refine_margin=refine)
+    hybrid_s = time.perf_counter() - start
+    refined_share = hybrid.n_refined_px / N_EXACT
+    # hybrid px/s over the whole scene: the dense pass plus the exact pass on the refined share
+    hybrid_px_s = 1.0 / (1.0 / dense_px_s + refined_share / exact_px_s)
     rows, cols = np.nonzero(subset)
     per_pixel_px_s = _per_pixel_px_s(model, features, rows[:N_PER_PIXEL], cols[:N_PER_PIXEL])
     agreement = float((dense.classes[subset] == exact.classes[subset]).mean())
@@ -121,7 +130,10 @@ def test_dense_vs_exact_vs_per_pixel(benchmark, scene, which):
         "scene_px": int(dense.n_glacier_px), "dense_px_s": dense_px_s, "exact_px_s": exact_px_s,
         "per_pixel_px_s": per_pixel_px_s, "dense_over_per_pixel": dense_px_s / per_pixel_px_s,
         "dense_over_exact": dense_px_s / exact_px_s, "dense_over_keras_per_pixel": dense_px_s / KERAS_PER_PIXEL_PX_S,
-        "dense_exact_agreement": agreement, "n_agreement_px": N_EXACT, "torch_threads": torch.get_num_threads(),
+        "dense_exact_agreement": agreement, "n_agreement_px": N_EXACT, "hybrid_refine_margin": refine,
+        "hybrid_refined_share": refined_share, "hybrid_px_s_estimated": hybrid_px_s, "hybrid_subset_s": hybrid_s,
+        "hybrid_exact_agreement": float((hybrid.classes[subset] == exact.classes[subset]).mean()),
+        "hybrid_over_per_pixel": hybrid_px_s / per_pixel_px_s, "torch_threads": torch.get_num_threads(),
     })
     assert dense.n_glacier_px == outline.sum()
 

@@ -16,9 +16,28 @@ the global maximum of the 11 x 11 scale-2 map.  Computed once over a tile:
 * the dense layers run on the gathered ``[c1, c2, g]`` vectors of the tile's glacier pixels.
 
 Only ``g`` differs from the per-patch model: at a patch border the per-patch network pads with
-zeros while the dense computation sees the real neighbours, so the outer ring of the 11 x 11 map
-(and hence its maximum) can differ.  The agreement of the predicted classes is measured in
-``tests/mapping`` and ``benchmarks/test_mapping.py``.
+zeros while the dense computation sees the real neighbours, so the per-patch scale-1 map differs
+in its 3-px border band, the pooled map in its outer ring, and the scale-2 map in every cell
+within 3 cells of the border: only the inner 3 x 3 of the 121 scale-2 cells are shared between
+neighbouring patches (their maximum, ``with_inner=True``, is a lower bound of the exact ``g``).
+
+What is and is not achievable (measured on 200 x 200 synthetic scenes, 1,500 pixels, the
+published weights; ``benchmarks/test_mapping.py`` repeats it on 1,000 x 1,000):
+
+* Exact ``g`` cannot be had cheaply.  The four corner blocks (4 x 4 cells each, 64 of the 121)
+  depend on both the patch's top and left (etc.) border positions, so they are unique to every
+  patch: about 500 conv-evaluations per pixel against ~5 for the whole dense pass, i.e. ~100x
+  the dense cost, which is already about the budget of one-patch-per-pixel inference.
+* A certificate (refine only pixels whose decision could flip) needs an upper bound of the
+  per-patch ring activations; interval bounds through six 64-channel convolutions are vacuous,
+  and the exact ``g`` exceeds the dense one in ~65-70 % of channels, so no cheap bound holds.
+* Pure dense agreement with exact per-patch classes: 99.4 % (fs4 fold 0), 92.7 % (fs1 fold 0),
+  0.67-0.84 for random PaperCNNs.  ``map_scene(refine_margin=t)`` recomputes exactly the pixels
+  whose :func:`~facies_bench.mapping.predict_scene.robust_margin` (worse of the margins at the
+  dense ``g`` and at its inner lower bound) is below ``t``; for fs1 reaching 99 % needs ~16 % of
+  pixels recomputed (~20 % with the plain probability margin), which makes the hybrid a few times
+  faster than per-patch inference, not 100x.  Hence pure dense is the default of
+  ``facies-bench map`` and ``--refine-margin`` is the opt-in for closer agreement.
 
 Work per pixel: scale 1 once, scale 2 over nine phase maps of a ninth of the pixels each, i.e.
 about the cost of six 3 x 3 convolutions per pixel instead of the ~1,200 pixel-convolutions of a
@@ -42,6 +61,7 @@ DENSE_HALO = 28
 
 _HALF = schema.PATCH_SIZE // 2  # 16
 _POOLED = schema.PATCH_SIZE // 3  # 11
+_INNER = 4  # first inner scale-2 cell: cells 4..6 are at least 4 cells from the patch's pooled border
 
 
 def supports_dense(backbone: nn.Module) -> bool:
@@ -55,12 +75,24 @@ def supports_dense(backbone: nn.Module) -> bool:
         and pool.padding in (0, (0, 0))
 
 
-def dense_logits(backbone: nn.Module, window: torch.Tensor, rows: np.ndarray, cols: np.ndarray) -> torch.Tensor:
-    """Per-pixel (N, K) float32 logits of a PaperCNN: its head on :func:`dense_latent`."""
-    return backbone.head(dense_latent(backbone, window, rows, cols)).float()
+def dense_logits(backbone: nn.Module, window: torch.Tensor, rows: np.ndarray, cols: np.ndarray, *,
+                 with_inner: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Per-pixel (N, K) float32 logits of a PaperCNN: its head on :func:`dense_latent`.
+
+    With ``with_inner=True`` also the (N, K) logits with ``g`` replaced by the inner-cell maximum
+    (see :func:`dense_latent`), the other end of the range the exact ``g`` is compared over.
+    """
+    if not with_inner:
+        return backbone.head(dense_latent(backbone, window, rows, cols)).float()
+    latent, inner = dense_latent(backbone, window, rows, cols, with_inner=True)
+    logits = backbone.head(latent).float()
+    filters = inner.shape[1]
+    latent[:, 2 * filters:] = inner
+    return logits, backbone.head(latent).float()
 
 
-def dense_latent(backbone: nn.Module, window: torch.Tensor, rows: np.ndarray, cols: np.ndarray) -> torch.Tensor:
+def dense_latent(backbone: nn.Module, window: torch.Tensor, rows: np.ndarray, cols: np.ndarray, *,
+                 with_inner: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Per-pixel latent ``[c1, c2, g]`` of a PaperCNN for pixels of a normalised input window.
 
     Args:
@@ -69,11 +101,14 @@ def dense_latent(backbone: nn.Module, window: torch.Tensor, rows: np.ndarray, co
             :data:`DENSE_HALO` pixels from the window's edges.
         rows: (N,) window row of each requested pixel.
         cols: (N,) window column of each requested pixel.
+        with_inner: also return the (N, filters) maximum over the patch's inner 3 x 3 scale-2
+            cells, the only cells whose per-patch values equal the dense ones, hence a lower
+            bound of the per-patch ``g`` (channel by channel).
 
     Returns:
         (N, 3 * filters) latent vectors, as ``PaperCNN.features`` gives for the 33 x 33 patch
         around each pixel: ``c1`` and ``c2`` equal, ``g`` computed without the zero padding at the
-        patch borders (see the module docstring).
+        patch borders (see the module docstring); and the inner maximum when asked.
     """
     rows = np.asarray(rows, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
@@ -85,13 +120,15 @@ def dense_latent(backbone: nn.Module, window: torch.Tensor, rows: np.ndarray, co
     n = rows.size
     filters = backbone.scale1[-1][0].out_channels
     if n == 0:
-        return torch.empty((0, 3 * filters), dtype=window.dtype)
+        empty = torch.empty((0, 3 * filters), dtype=window.dtype)
+        return (empty, empty[:, :filters]) if with_inner else empty
     x = window.unsqueeze(0)
     f1 = backbone.scale1(x)  # (1, F, h, w)
     r_t, c_t = torch.from_numpy(rows), torch.from_numpy(cols)
     c1 = f1[0][:, r_t, c_t].T  # (N, F)
     c2 = torch.empty((n, filters), dtype=f1.dtype)
     g = torch.empty((n, filters), dtype=f1.dtype)
+    inner = torch.empty((n, filters), dtype=f1.dtype) if with_inner else None
     top, left = rows - _HALF, cols - _HALF  # patch corners in window coordinates
     phase_r, phase_c = top % 3, left % 3
     for a in range(3):
@@ -107,5 +144,9 @@ def dense_latent(backbone: nn.Module, window: torch.Tensor, rows: np.ndarray, co
             sel_t = torch.from_numpy(sel)
             c2[sel_t] = f2[0][:, u + _POOLED // 2, v + _POOLED // 2].T
             g[sel_t] = gmax[0][:, u, v].T
+            if inner is not None:
+                imax = F.max_pool2d(F.max_pool2d(f2, (3, 1), stride=1), (1, 3), stride=1)
+                inner[sel_t] = imax[0][:, u + _INNER, v + _INNER].T
             del f2, gmax
-    return torch.cat([c1, c2, g], dim=1)
+    latent = torch.cat([c1, c2, g], dim=1)
+    return (latent, inner) if with_inner else latent

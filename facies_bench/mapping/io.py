@@ -10,6 +10,11 @@ EPSG:4326 as RFC 7946 says) or, when ``pyogrio`` or ``fiona`` is installed, any 
 (GeoPackage, shapefile).  They are rasterised onto the scene grid with one positive id per
 outline feature, so elevation and proximity can be normalised per glacier.
 
+Large scenes: with a ``workdir`` the readers copy the rasters, a block of rows at a time
+(windowed reads), into float32 files there and return :class:`DiskBand` objects that map their
+file only for the duration of a slice, so a 10,000 x 10,000 scene never sits in memory; the
+mapper reads the tile windows it needs from them.
+
 Writing: cloud-optimised GeoTIFFs through GDAL's COG driver (tiled 512 x 512, DEFLATE,
 overviews), written to a temporary sibling and renamed into place.  The facies map is uint8 class
 codes with nodata :data:`NODATA_CLASS` and the schema's colour table; the confidence map is
@@ -34,6 +39,7 @@ import rasterio.warp
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.transform import Affine, array_bounds
+from rasterio.windows import Window
 
 from facies_bench import schema
 from facies_bench.errors import RasterError
@@ -86,11 +92,91 @@ class RasterGrid:
         return cls(crs=crs, transform=Affine(*info.transform), width=int(info.shape[1]), height=int(info.shape[0]))
 
 
+#: Pixels per block of rows when copying rasters to disk or deriving features (16 MiB float32).
+BLOCK_PX = 4 * 1024 * 1024
+
+
+def block_rows(width: int, *, budget_px: int = BLOCK_PX) -> int:
+    """Rows per block for a raster ``width`` pixels wide (at least 16)."""
+    return max(16, budget_px // max(int(width), 1))
+
+
+class DiskBand:
+    """An (H, W) float32 band in a raw file, read and written by 2-D slicing.
+
+    The file is memory-mapped only while a slice is copied in or out, so a process holding many
+    large bands keeps only what it is working on resident.
+
+    Args:
+        path: the raw file (created, zero-filled, when ``create`` is True).
+        shape: (H, W).
+        create: create the file.
+    """
+
+    dtype = np.dtype(np.float32)
+    ndim = 2
+
+    def __init__(self, path: str | os.PathLike, shape: tuple[int, int], *, create: bool = False):
+        self.path = Path(path)
+        self.shape = (int(shape[0]), int(shape[1]))
+        if create:
+            with self.path.open("wb") as fh:
+                fh.truncate(self.shape[0] * self.shape[1] * self.dtype.itemsize)
+
+    def _map(self, mode: str) -> np.memmap:
+        return np.memmap(self.path, dtype=self.dtype, mode=mode, shape=self.shape)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        mm = self._map("r")
+        try:
+            return np.array(mm[key])
+        finally:
+            del mm
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        mm = self._map("r+")
+        try:
+            mm[key] = value
+            mm.flush()
+        finally:
+            del mm
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self[:, :]
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+class DiskStack:
+    """(C, H, W) view over C :class:`DiskBand` objects: ``stack[i]`` is a band, ``stack[:, r, c]`` an array."""
+
+    def __init__(self, bands: list[DiskBand]):
+        self.bands = list(bands)
+        self.shape = (len(self.bands), *self.bands[0].shape)
+        self.ndim = 3
+        self.dtype = DiskBand.dtype
+
+    def __len__(self) -> int:
+        return len(self.bands)
+
+    def __iter__(self):
+        return iter(self.bands)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, (int, np.integer)):
+            return self.bands[key]
+        if not isinstance(key, tuple):
+            key = (key,)
+        first, rest = key[0], key[1:]
+        chosen = self.bands[first] if isinstance(first, slice) else [self.bands[i] for i in np.atleast_1d(first)]
+        rest = rest or (slice(None),)
+        return np.stack([b[rest] for b in chosen])
+
+
 @dataclass
 class RasterData:
     """Bands read from a raster, nodata as NaN."""
 
-    array: np.ndarray  #: (count, H, W) float32
+    array: np.ndarray | DiskStack  #: (count, H, W) float32 (on disk when read with a workdir)
     grid: RasterGrid
     tags: dict[str, str]
     path: str
@@ -108,12 +194,28 @@ def _open(path: str | os.PathLike, what: str):
         raise RasterError(msg) from exc
 
 
-def _read_nan(src: Any) -> np.ndarray:
-    """All bands as float32 with NaN where the dataset mask says nodata."""
-    data = src.read().astype(np.float32)
-    masks = src.read_masks()
+def _read_nan(src: Any, *, indexes: Any = None, window: Window | None = None) -> np.ndarray:
+    """Bands as float32 with NaN where the dataset mask says nodata."""
+    data = src.read(indexes, window=window).astype(np.float32)
+    masks = src.read_masks(indexes, window=window)
     data[masks == 0] = np.nan
     return data
+
+
+def _copy_to_disk(src: Any, workdir: str | os.PathLike, stem: str, *, indexes: list[int],
+                  scale: float = 1.0) -> DiskStack:
+    """Copy bands of an open dataset (or WarpedVRT) into :class:`DiskBand` files, block by block."""
+    height, width = src.height, src.width
+    bands = [DiskBand(Path(workdir) / f"{stem}_{i}.f32", (height, width), create=True) for i in indexes]
+    step = block_rows(width * len(indexes))
+    for r0 in range(0, height, step):
+        n = min(step, height - r0)
+        block = _read_nan(src, indexes=indexes, window=Window(0, r0, width, n))
+        if scale != 1.0:
+            block *= np.float32(scale)
+        for band, rows in zip(bands, block):
+            band[r0:r0 + n] = rows
+    return DiskStack(bands)
 
 
 def grid_mismatch(reference: RasterGrid, other: RasterGrid, *, tolerance: float = 1e-6) -> list[str]:
@@ -130,12 +232,14 @@ def grid_mismatch(reference: RasterGrid, other: RasterGrid, *, tolerance: float 
     return problems
 
 
-def read_optical(path: str | os.PathLike, *, scale: float = 1.0) -> RasterData:
+def read_optical(path: str | os.PathLike, *, scale: float = 1.0, workdir: str | os.PathLike | None = None) -> RasterData:
     """Read the 6-band optical scene (blue, green, red, NIR, SWIR1, SWIR2 TOA reflectance).
 
     Args:
         path: a GDAL raster with exactly 6 bands in ``schema.OPTICAL_FEATURES`` order.
         scale: factor applied to the values (e.g. 1e-4 for reflectance stored as integers x 10,000).
+        workdir: copy the bands into :class:`DiskBand` files here (windowed, bounded memory)
+            instead of reading them into memory.
 
     Raises:
         RasterError: the file is missing or unreadable, does not have 6 bands, has a rotated or
@@ -153,18 +257,28 @@ def read_optical(path: str | os.PathLike, *, scale: float = 1.0) -> RasterData:
             msg = (f"Optical raster {str(path)!r} has a rotated or non-square pixel grid (transform {tuple(t)[:6]}); "
                    "the mapper needs a north-up grid with square pixels. Warp it first (gdalwarp -tr X X).")
             raise RasterError(msg)
-        data = _read_nan(src) * np.float32(scale)
         tags = {k.lower(): v for k, v in src.tags().items()}
-    finite = data[np.isfinite(data)]
-    if finite.size and float(np.percentile(finite, 50)) > 2.0:
-        msg = (f"Optical raster {str(path)!r} has a median value of {float(np.percentile(finite, 50)):g}; TOA reflectance "
-               "lies in about [0, 1.5]. If the bands are scaled integers, pass the scale (e.g. --reflectance-scale 0.0001).")
-        raise RasterError(msg)
+        # the reflectance check looks at a decimated copy (at most ~1 Mpx per band)
+        step = max(1, int(np.ceil(max(src.height, src.width) / 1024)))
+        out_shape = (src.count, -(-src.height // step), -(-src.width // step))
+        sample = src.read(out_shape=out_shape, resampling=Resampling.nearest).astype(np.float32)
+        sample[src.read_masks(out_shape=out_shape, resampling=Resampling.nearest) == 0] = np.nan
+        finite = sample[np.isfinite(sample)] * np.float32(scale)
+        if finite.size and float(np.percentile(finite, 50)) > 2.0:
+            msg = (f"Optical raster {str(path)!r} has a median value of {float(np.percentile(finite, 50)):g}; TOA "
+                   "reflectance lies in about [0, 1.5]. If the bands are scaled integers, pass the scale "
+                   "(e.g. --reflectance-scale 0.0001).")
+            raise RasterError(msg)
+        if workdir is not None:
+            data = _copy_to_disk(src, workdir, "optical", indexes=list(range(1, src.count + 1)), scale=scale)
+        else:
+            data = _read_nan(src) * np.float32(scale)
     return RasterData(array=data, grid=grid, tags=tags, path=str(path))
 
 
 def read_aligned(path: str | os.PathLike, grid: RasterGrid, *, what: str, resample: bool = False,
-                 resampling: Resampling = Resampling.bilinear, reference_path: str | None = None) -> np.ndarray:
+                 resampling: Resampling = Resampling.bilinear, reference_path: str | None = None,
+                 workdir: str | os.PathLike | None = None) -> np.ndarray | DiskBand:
     """Read a single-band raster on ``grid``, reprojecting only when ``resample`` is True.
 
     Args:
@@ -174,9 +288,11 @@ def read_aligned(path: str | os.PathLike, grid: RasterGrid, *, what: str, resamp
         resample: reproject onto ``grid`` instead of failing when the grids differ.
         resampling: resampling method used when reprojecting.
         reference_path: the optical scene's path, for messages.
+        workdir: copy (or reproject, through a ``WarpedVRT``) block by block into a
+            :class:`DiskBand` file here instead of reading into memory.
 
     Returns:
-        (H, W) float32 with NaN at nodata.
+        (H, W) float32 with NaN at nodata (a :class:`DiskBand` with a ``workdir``).
 
     Raises:
         RasterError: the grids differ and ``resample`` is False, or the raster is unreadable.
@@ -184,8 +300,11 @@ def read_aligned(path: str | os.PathLike, grid: RasterGrid, *, what: str, resamp
     with _open(path, what) as src:
         other = RasterGrid.from_dataset(src)
         problems = grid_mismatch(grid, other)
+        stem = "".join(ch if ch.isalnum() else "_" for ch in what.lower())
         if not problems:
-            return _read_nan(src)[0]
+            if workdir is not None:
+                return _copy_to_disk(src, workdir, stem, indexes=[1])[0]
+            return _read_nan(src, indexes=1)
         if not resample:
             ref = f"{reference_path!r}" if reference_path else "the optical scene"
             msg = (f"{what} raster {str(path)!r} is not on the grid of {ref}: {'; '.join(problems)}. "
@@ -195,7 +314,14 @@ def read_aligned(path: str | os.PathLike, grid: RasterGrid, *, what: str, resamp
             msg = f"{what} raster {str(path)!r} cannot be reprojected: {'it' if src.crs is None else 'the scene'} has no CRS."
             raise RasterError(msg)
         log.info("Reprojecting %s %s onto the scene grid (%s): %s", what, path, resampling.name, "; ".join(problems))
-        source = _read_nan(src)[0]
+        if workdir is not None:
+            from rasterio.vrt import WarpedVRT
+
+            nodata = {"src_nodata": src.nodata} if src.nodata is not None else {}
+            with WarpedVRT(src, crs=grid.crs, transform=grid.transform, width=grid.width, height=grid.height,
+                           resampling=resampling, nodata=np.nan, dtype="float32", **nodata) as vrt:
+                return _copy_to_disk(vrt, workdir, stem, indexes=[1])[0]
+        source = _read_nan(src, indexes=1)
         out = np.full(grid.shape, np.nan, dtype=np.float32)
         rasterio.warp.reproject(source, out, src_transform=src.transform, src_crs=src.crs, src_nodata=np.nan,
                                 dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling)

@@ -5,6 +5,13 @@ outlines, reads or derives the features the models use, maps the scene with
 :func:`~facies_bench.mapping.predict_scene.map_scene` and writes the outputs.
 :func:`map_store_scene_to_files` does the same for a scene of a store.  Calibrators come from
 :func:`load_calibration`.
+
+Memory: :func:`map_rasters` copies the input rasters block by block into float32 files in a
+temporary directory and derives the missing features there (block by block), so only the
+outputs (uint8 classes, float32 confidence), the glacier-id raster (int32), the mask and one
+tile's working set are in memory: about 1 GB of per-scene arrays plus ~1 GB of tile working set
+for a 10,000 x 10,000 scene (see ``benchmarks/test_mapping.py``).  The temporary files take
+``4 B x (6 + derived features + DEM) x pixels`` of disk (``workdir`` chooses where).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -32,7 +40,7 @@ from facies_bench.mapping.io import (
     write_facies_map,
 )
 from facies_bench.mapping.predict_scene import SceneMap, map_scene, score_scene_map
-from facies_bench.mapping.quicklook import write_quicklook
+from facies_bench.mapping.quicklook import quicklook_step, write_quicklook
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +126,10 @@ def write_outputs(scene_map: SceneMap, grid: RasterGrid, output: str | os.PathLi
     if quicklook is not None:
         if optical is None:
             raise ValueError("The quicklook needs the optical bands.")
-        outputs["quicklook"] = write_quicklook(quicklook, optical, scene_map.classes, scene_map.confidence, outline=outline,
+        step = quicklook_step(scene_map.classes.shape)  # decimate before reading bands from disk
+        sub = (slice(None, None, step), slice(None, None, step))
+        outputs["quicklook"] = write_quicklook(quicklook, optical[(slice(None), *sub)], scene_map.classes[sub],
+                                               scene_map.confidence[sub], outline=None if outline is None else outline[sub],
                                                title=title, calibrated=scene_map.calibrated)
     return outputs
 
@@ -127,7 +138,8 @@ def map_rasters(models: Sequence[Any], scene: str | os.PathLike, outlines: str |
                 dem: str | os.PathLike | None = None, supplied: Mapping[str, str | os.PathLike] | None = None,
                 sun_azimuth: float | None = None, sun_elevation: float | None = None, calibrator: Any = None,
                 resample: bool = False, reflectance_scale: float = 1.0, confidence: str | os.PathLike | None = None,
-                quicklook: str | os.PathLike | None = None, **map_kwargs: Any) -> MapResult:
+                quicklook: str | os.PathLike | None = None, workdir: str | os.PathLike | None = None,
+                **map_kwargs: Any) -> MapResult:
     """Map an optical scene given as rasters and write the outputs.
 
     Args:
@@ -144,6 +156,8 @@ def map_rasters(models: Sequence[Any], scene: str | os.PathLike, outlines: str |
         reflectance_scale: factor turning the optical values into reflectance.
         confidence: confidence GeoTIFF to write.
         quicklook: quicklook PNG to write.
+        workdir: directory for the temporary band files (default: the system's temporary
+            directory); they are removed afterwards.
         **map_kwargs: passed to :func:`~facies_bench.mapping.predict_scene.map_scene` (mode,
             tile, smoothing, min_island_px, ...).
 
@@ -151,32 +165,35 @@ def map_rasters(models: Sequence[Any], scene: str | os.PathLike, outlines: str |
         RasterError: for every inconsistent input (see :mod:`facies_bench.mapping.io`).
     """
     scene = str(scene)
-    optical = read_optical(scene, scale=reflectance_scale)
-    grid = optical.grid
-    ids = rasterise_outlines(outlines, grid, scene_path=scene)
-    needed = required_features(models)
-    tag_az, tag_el = find_sun_angles(optical.tags)
-    sun_azimuth = tag_az if sun_azimuth is None else sun_azimuth
-    sun_elevation = tag_el if sun_elevation is None else sun_elevation
-    aux = {}
-    for name, path in (supplied or {}).items():
-        if path is None:
-            continue
-        key = schema.FEATURE_NAMES[schema.feature_index(name)]
-        if key not in needed:
-            log.info("Ignoring %s %s: the model does not use it", key, path)
-            continue
-        aux[key] = read_aligned(path, grid, what=key, resample=resample, reference_path=scene,
-                                resampling=AUX_RESAMPLING.get(key, Resampling.bilinear))
-    dem_array = None
-    dem_needed = any(f in needed and f not in aux for f in ("elevation", "slope", "shadow_mask", "hillshade"))
-    if dem is not None and dem_needed:
-        dem_array = read_aligned(dem, grid, what="DEM", resample=resample, reference_path=scene)
-    bands = build_feature_bands(optical.array, ids, needed=needed, pixel_size=grid.pixel_size, dem=dem_array,
-                                supplied=aux, sun_azimuth=sun_azimuth, sun_elevation=sun_elevation, scene_path=scene)
-    scene_map = map_scene(models, bands, ids, calibrator=calibrator, **map_kwargs)
-    outputs = write_outputs(scene_map, grid, output, confidence=confidence, quicklook=quicklook, optical=optical.array,
-                            outline=ids > 0, title=Path(scene).stem, tags={"SOURCE_SCENE": Path(scene).name})
+    with tempfile.TemporaryDirectory(prefix="facies-bench-map-", dir=workdir) as tmp:
+        optical = read_optical(scene, scale=reflectance_scale, workdir=tmp)
+        grid = optical.grid
+        ids = rasterise_outlines(outlines, grid, scene_path=scene)
+        needed = required_features(models)
+        tag_az, tag_el = find_sun_angles(optical.tags)
+        sun_azimuth = tag_az if sun_azimuth is None else sun_azimuth
+        sun_elevation = tag_el if sun_elevation is None else sun_elevation
+        aux = {}
+        for name, path in (supplied or {}).items():
+            if path is None:
+                continue
+            key = schema.FEATURE_NAMES[schema.feature_index(name)]
+            if key not in needed:
+                log.info("Ignoring %s %s: the model does not use it", key, path)
+                continue
+            aux[key] = read_aligned(path, grid, what=key, resample=resample, reference_path=scene,
+                                    resampling=AUX_RESAMPLING.get(key, Resampling.bilinear), workdir=tmp)
+        dem_array = None
+        dem_needed = any(f in needed and f not in aux for f in ("elevation", "slope", "shadow_mask", "hillshade"))
+        if dem is not None and dem_needed:
+            dem_array = read_aligned(dem, grid, what="DEM", resample=resample, reference_path=scene, workdir=tmp)
+        bands = build_feature_bands(optical.array, ids, needed=needed, pixel_size=grid.pixel_size, dem=dem_array,
+                                    supplied=aux, sun_azimuth=sun_azimuth, sun_elevation=sun_elevation,
+                                    scene_path=scene, workdir=tmp)
+        scene_map = map_scene(models, bands, ids, calibrator=calibrator, **map_kwargs)
+        outputs = write_outputs(scene_map, grid, output, confidence=confidence, quicklook=quicklook,
+                                optical=optical.array, outline=ids > 0 if quicklook is not None else None,
+                                title=Path(scene).stem, tags={"SOURCE_SCENE": Path(scene).name})
     derived = tuple(f for f in needed if f not in schema.OPTICAL_FEATURES and f not in aux)
     return MapResult(scene_map=scene_map, grid=grid, outputs=outputs, derived=derived)
 

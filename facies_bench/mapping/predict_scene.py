@@ -99,27 +99,67 @@ def _calibrate(confidence: np.ndarray, calibrator: Any) -> np.ndarray:
 
 
 def _model_logits(model: Any, window_raw: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, mode: str,
-                  batch_size: int) -> torch.Tensor:
-    """(N, K) logits of one FaciesModel for window pixels (the window holds the model's channels)."""
+                  batch_size: int, with_inner: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """(N, K) logits of one FaciesModel for window pixels (the window holds the model's channels).
+
+    With ``with_inner`` a second (N, K) tensor: in dense mode the logits with ``g`` set to its
+    inner-cell lower bound (:func:`~facies_bench.mapping.dense.dense_logits`), otherwise the
+    same logits again.
+    """
     x = torch.from_numpy(window_raw).unsqueeze(0)
     x = torch.nan_to_num(model.normalize(x)[0], nan=0.0)  # nodata -> feature minimum
     if mode == "dense":
-        return dense_logits(model.backbone, x, rows, cols)
+        return dense_logits(model.backbone, x, rows, cols, with_inner=with_inner)
     window = x.numpy()
     out = []
     for start in range(0, rows.size, batch_size):
         patches = gather_patches(window, rows[start:start + batch_size], cols[start:start + batch_size])
         out.append(model.backbone(torch.from_numpy(patches)).float())
-    return torch.cat(out) if out else torch.empty((0, model.n_classes))
+    logits = torch.cat(out) if out else torch.empty((0, model.n_classes))
+    return (logits, logits) if with_inner else logits
 
 
 def _ensemble_proba(models: Sequence[Any], modes: Sequence[str], channels: Sequence[list[int]], window: np.ndarray,
-                    rows: np.ndarray, cols: np.ndarray, *, batch_size: int) -> np.ndarray:
-    """(N, K) mean softmax probabilities of the models for window pixels."""
+                    rows: np.ndarray, cols: np.ndarray, *, batch_size: int,
+                    with_inner: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """(N, K) mean softmax probabilities of the models for window pixels (and the inner-g ones)."""
     total = torch.zeros((rows.size, models[0].n_classes), dtype=torch.float32)
+    total_inner = torch.zeros_like(total) if with_inner else None
     for m, mode, ch in zip(models, modes, channels):
-        total += torch.softmax(_model_logits(m, window[ch], rows, cols, mode=mode, batch_size=batch_size), dim=1)
+        out = _model_logits(m, window[ch], rows, cols, mode=mode, batch_size=batch_size, with_inner=with_inner)
+        if with_inner:
+            total += torch.softmax(out[0], dim=1)
+            total_inner += torch.softmax(out[1], dim=1)
+        else:
+            total += torch.softmax(out, dim=1)
+    if with_inner:
+        return (total / len(models)).numpy(), (total_inner / len(models)).numpy()
     return (total / len(models)).numpy()
+
+
+def robust_margin(probs: np.ndarray, probs_inner: np.ndarray) -> np.ndarray:
+    """(N,) how safely the dense decision stands, for choosing pixels to recompute exactly.
+
+    The smaller of two margins of the dense top class ``k``: ``p_k - max_{j != k} p_j`` under the
+    dense probabilities, and the same difference (negative when another class wins) under the
+    probabilities with ``g`` at its inner-cell lower bound.  A pixel whose decision holds at both
+    ends of that range, with room to spare, rarely changes class in exact mode; the benchmark
+    measures how rarely (it is a ranking heuristic, not a bound: the per-patch ``g`` can also lie
+    above the dense one).
+
+    Args:
+        probs: (N, K) dense probabilities.
+        probs_inner: (N, K) probabilities with the inner-cell ``g``.
+    """
+    top = probs.argmax(axis=1)
+    rows = np.arange(probs.shape[0])
+
+    def margin(p: np.ndarray) -> np.ndarray:
+        others = p.copy()
+        others[rows, top] = -np.inf
+        return p[rows, top] - others.max(axis=1)
+
+    return np.minimum(margin(probs), margin(probs_inner))
 
 
 def resolve_modes(models: Sequence[Any], mode: str) -> list[str]:
@@ -161,9 +201,9 @@ def map_scene(models: Any | Sequence[Any], features: np.ndarray | Mapping[str, n
         tile: output tile side in pixels.
         padding: how the scene is padded past its edges, as the store cut its patches
             (``"reflect"`` or ``"constant"``).
-        refine_margin: in dense mode, pixels whose top-two ensemble probabilities differ by
-            less than this are recomputed in exact mode (the dense ``g`` can flip close calls);
-            None = pure dense.
+        refine_margin: in dense mode, pixels whose :func:`robust_margin` is below this are
+            recomputed in exact mode (the dense ``g`` can flip close calls); None or 0 = pure
+            dense.  See :mod:`facies_bench.mapping.dense` for the measured trade-off.
         smoothing: odd window side of a majority (mode) filter applied to the classes; None = off.
         min_island_px: facies islands (8-connected) smaller than this are given the class of the
             nearest pixel outside them; None = off.
@@ -218,10 +258,12 @@ def map_scene(models: Any | Sequence[Any], features: np.ndarray | Mapping[str, n
                 n_nodata += int((~valid).sum())
                 iy, ix = iy[valid], ix[valid]
             if iy.size:
-                probs = _ensemble_proba(models, modes, channels, window, iy + pad, ix + pad, batch_size=batch_size)
-                if refine_margin and "dense" in modes:
-                    top2 = np.partition(probs, -2, axis=1)[:, -2:]
-                    unsure = np.flatnonzero(top2[:, 1] - top2[:, 0] < refine_margin)
+                refine = bool(refine_margin) and "dense" in modes
+                probs = _ensemble_proba(models, modes, channels, window, iy + pad, ix + pad, batch_size=batch_size,
+                                        with_inner=refine)
+                if refine:
+                    probs, probs_inner = probs
+                    unsure = np.flatnonzero(robust_margin(probs, probs_inner) < refine_margin)
                     n_refined += unsure.size
                     if unsure.size:
                         probs[unsure] = _ensemble_proba(models, ["exact"] * len(models), channels, window, iy[unsure] + pad,

@@ -18,6 +18,11 @@ from facies_bench import schema
 from facies_bench.mapping.io import NODATA_CLASS
 
 
+def quicklook_step(shape: tuple[int, ...], *, max_side: int = 1500) -> int:
+    """Subsampling step that brings a scene of ``shape`` (..., H, W) to at most ``max_side`` px a side."""
+    return max(1, int(np.ceil(max(shape[-2:]) / max_side)))
+
+
 def false_colour(optical: np.ndarray, *, percentiles: tuple[float, float] = (2.0, 98.0)) -> np.ndarray:
     """(H, W, 3) RGB in [0, 1]: SWIR2, NIR, red, each stretched between the given percentiles.
 
@@ -56,7 +61,7 @@ def write_quicklook(path: str | os.PathLike, optical: np.ndarray, classes: np.nd
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
-    step = max(1, int(np.ceil(max(classes.shape) / max_side)))
+    step = quicklook_step(classes.shape, max_side=max_side)
     sub = (slice(None, None, step), slice(None, None, step))
     rgb = false_colour(optical[:, sub[0], sub[1]])
     cls = classes[sub]

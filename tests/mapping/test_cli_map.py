@@ -9,7 +9,8 @@ from rasterio.transform import from_origin
 
 from facies_bench.cli.main import main
 from facies_bench.mapping import NODATA_CLASS
-from tests.mapping.conftest import ORIGIN, write_raster
+from facies_bench.testing.mapping import TEST_ORIGIN as ORIGIN
+from facies_bench.testing.mapping import write_test_raster as write_raster
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,9 @@ from facies_bench.errors import RasterError
 from facies_bench.mapping import NODATA_CLASS, map_scene, remove_islands, score_scene_map, smooth_classes
 from facies_bench.mapping.features import build_feature_bands
 from facies_bench.mapping.io import RasterGrid, read_aligned
-from tests.mapping.conftest import CRS, ORIGIN, write_raster
+from facies_bench.testing.mapping import TEST_CRS as CRS
+from facies_bench.testing.mapping import TEST_ORIGIN as ORIGIN
+from facies_bench.testing.mapping import write_test_raster as write_raster
 
 H = W = 40
 
@@ -119,3 +121,25 @@ def test_score_scene_map_counts_mapped_glacier_pixels():
     assert s["per_class_f1"]["ice"] == 1.0 and s["per_class_f1"]["snow"] == pytest.approx(2 / 3)
     assert s["per_class_f1"][schema.CLASS_NAMES[2]] is None  # no true debris among the scored pixels
     assert s["macro_f1"] == pytest.approx((1.0 + 2 / 3) / 2)
+
+
+@pytest.mark.parametrize(("on_disk", "azimuth"), [(False, 250.0), (True, 200.0), (False, 20.0)])
+def test_block_wise_derivation_equals_the_simulator_stack(tmp_path, on_disk, azimuth):
+    from facies_bench.features.terrain import compute_feature_stack
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:50, 0:45].astype(np.float64)
+    dem = (1500 + 600 * np.exp(-((xx - 20) ** 2) / 60) + 500 * np.exp(-((yy - 15) ** 2) / 30) + 4 * yy + 5 * rng.standard_normal(yy.shape)).astype(np.float32)
+    ids = np.zeros((50, 45), np.int32)
+    ids[4:20, 3:30] = 1
+    ids[25:47, 10:40] = 2
+    ids[30:35, 12:16] = 0  # a nunatak
+    names = ("elevation", "slope", "shadow_mask", "hillshade", "proximity")
+    bands = build_feature_bands(np.full((6, 50, 45), 0.3, np.float32), ids, needed=names, pixel_size=10.0, dem=dem,
+                                sun_azimuth=azimuth, sun_elevation=20.0, rows_per_block=7,
+                                workdir=str(tmp_path) if on_disk else None)
+    stack = compute_feature_stack(np.full((6, 50, 45), 0.3, np.float32), dem, ids > 0, pixel_size=10.0,
+                                  sun_azimuth=azimuth, sun_elevation=20.0, glacier_ids=ids)
+    assert stack[schema.feature_index("shadow_mask")].any()
+    for name in names:
+        np.testing.assert_allclose(np.asarray(bands[name]), stack[schema.feature_index(name)], atol=1e-5, err_msg=name)

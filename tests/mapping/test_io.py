@@ -21,7 +21,11 @@ from facies_bench.mapping.io import (
     write_confidence_map,
     write_facies_map,
 )
-from tests.mapping.conftest import CRS, ORIGIN, PIXEL, write_outline, write_raster
+from facies_bench.testing.mapping import TEST_CRS as CRS
+from facies_bench.testing.mapping import TEST_ORIGIN as ORIGIN
+from facies_bench.testing.mapping import TEST_PIXEL as PIXEL
+from facies_bench.testing.mapping import write_test_outline as write_outline
+from facies_bench.testing.mapping import write_test_raster as write_raster
 
 
 def _grid(h=64, w=64):
@@ -155,3 +159,22 @@ def test_sun_angles_from_tags():
     assert find_sun_angles({"SUN_AZIMUTH": "151.5", "SUN_ELEVATION": "38"}) == (151.5, 38.0)
     assert find_sun_angles({"MEAN_SOLAR_AZIMUTH_ANGLE": "160", "MEAN_SOLAR_ZENITH_ANGLE": "50"}) == (160.0, 40.0)
     assert find_sun_angles({}) == (None, None)
+
+
+def test_reading_to_disk_equals_reading_into_memory(tmp_path):
+    rng = np.random.default_rng(0)
+    optical = rng.uniform(0, 1, (6, 40, 30)).astype(np.float32)
+    optical[2, 5, 7] = -9999.0
+    path = write_raster(tmp_path / "o.tif", optical, nodata=-9999.0)
+    work = tmp_path / "work"
+    work.mkdir()
+    in_memory = read_optical(path)
+    on_disk = read_optical(path, workdir=work)
+    np.testing.assert_array_equal(np.stack([np.asarray(b) for b in on_disk.array]), in_memory.array)
+    assert np.isnan(on_disk.array[2][5, 7]) and on_disk.array[:, ::4, ::3].shape == (6, 10, 10)
+    fine = np.tile((np.arange(64) * 5.0 + 2.5)[None, :], (64, 1)).astype(np.float32)
+    dem = write_raster(tmp_path / "dem5.tif", fine, transform=from_origin(*ORIGIN, 5.0, 5.0))
+    grid = _grid(32, 32)
+    a = read_aligned(dem, grid, what="DEM", resample=True)
+    b = read_aligned(dem, grid, what="DEM", resample=True, workdir=work)
+    np.testing.assert_allclose(np.asarray(b)[:, 1:-1], a[:, 1:-1], atol=1e-3)
