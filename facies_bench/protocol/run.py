@@ -70,7 +70,8 @@ def plan_units(submission: Submission, store: FaciesStore, config: ProtocolConfi
     variant = store.resolve_variant(config.variant)
     recipe = config.recipe(submission.entry.recipe).to_dict() if submission.kind == "torch" else None
     return [WorkUnit(submission_sha256=submission.sha256, model_name=submission.model_name, store_hash=store.content_hash,
-                     variant=variant, features=config.features, test_fold=k, seed=s, recipe=recipe)
+                     variant=variant, features=config.features, test_fold=k, seed=s, recipe=recipe,
+                     variant_fingerprint=store.variant_fingerprint(variant))
             for s in config.seeds for k in config.folds]
 
 

@@ -59,6 +59,8 @@ class WorkUnit:
         test_fold: the held-out fold k.
         seed: training seed.
         recipe: the training recipe as a dict (torch models), None for estimators.
+        variant_fingerprint: ``store.variant_fingerprint(variant)``; changes when a variant of
+            the same name is rewritten, so stale units are never reused.
     """
 
     submission_sha256: str
@@ -69,13 +71,14 @@ class WorkUnit:
     test_fold: int
     seed: int
     recipe: Mapping[str, Any] | None = field(default=None, hash=False)
+    variant_fingerprint: str = ""
 
     def key(self) -> dict[str, Any]:
         """The canonical content hashed into :attr:`unit_id`."""
         recipe = None if self.recipe is None else {k: v for k, v in sorted(self.recipe.items()) if k not in EXECUTION_FIELDS}
         return {"protocol_version": schema.PROTOCOL_VERSION, "submission_sha256": self.submission_sha256,
                 "model_name": self.model_name, "store_hash": self.store_hash, "variant": self.variant,
-                "features": list(self.features), "test_fold": int(self.test_fold), "seed": int(self.seed),
+                "variant_fingerprint": self.variant_fingerprint or self.variant, "features": list(self.features), "test_fold": int(self.test_fold), "seed": int(self.seed),
                 "recipe": recipe}
 
     @property
@@ -99,7 +102,8 @@ class WorkUnit:
     def from_dict(cls, data: Mapping[str, Any]) -> "WorkUnit":
         return cls(submission_sha256=data["submission_sha256"], model_name=data["model_name"],
                    store_hash=data["store_hash"], variant=data["variant"], features=tuple(data["features"]),
-                   test_fold=int(data["test_fold"]), seed=int(data["seed"]), recipe=data.get("recipe"))
+                   test_fold=int(data["test_fold"]), seed=int(data["seed"]), recipe=data.get("recipe"),
+                   variant_fingerprint=data.get("variant_fingerprint", ""))
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,11 @@ def test_unit_id_is_stable_and_content_addressed():
     assert a.unit_id == _unit().unit_id and len(a.unit_id) == 16
     assert a.unit_id == WorkUnit.from_dict(a.to_dict()).unit_id
     for change in ({"seed": 1}, {"test_fold": 1}, {"variant": "cl"}, {"features": schema.FEATURE_SETS[1]},
-                   {"recipe": {"epochs": 4}}, {"submission_sha256": "b" * 64}, {"store_hash": "blake2b:y"}):
+                   {"recipe": {"epochs": 4}}, {"submission_sha256": "b" * 64}, {"store_hash": "blake2b:y"},
+                   {"variant_fingerprint": "raw@other"}):
         assert _unit(**change).unit_id != a.unit_id, change
+    # a cleaned variant rewritten under the same name gives new units
+    assert _unit(variant="cl", variant_fingerprint="cl@1").unit_id != _unit(variant="cl", variant_fingerprint="cl@2").unit_id
     # thread count changes speed, not results: same unit
     assert _unit(recipe={"epochs": 3, "num_threads": 4}).unit_id == a.unit_id
 
