@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from facies_bench import schema
+from facies_bench.hashing import file_sha256
 from facies_bench.errors import PredictionsError
 
 #: Largest accepted |row sum - 1| of the probability columns.
@@ -243,10 +244,7 @@ def predictions_sha256(path_or_frame: str | os.PathLike | pd.DataFrame) -> str:
             digest.update(str(c).encode())
             digest.update(np.ascontiguousarray(path_or_frame[c].to_numpy()).tobytes())
         return digest.hexdigest()
-    with open(path_or_frame, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path_or_frame)
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -18,6 +17,7 @@ import pandas as pd
 from facies_bench import __version__, schema
 from facies_bench.cleaning.label_issues import CLEANLAB_SETTINGS, find_facies_label_issues, noise_recovery, pruning_summary
 from facies_bench.data.store import FaciesStore, open_store
+from facies_bench.hashing import file_sha256
 from facies_bench.errors import FaciesBenchError, IncompleteRunError, ValidationError
 
 REVIEW_COLUMNS = ("rank", "sample_id", "glacier", "region", "scene_id", "sensor", "date", "row", "col", "x", "y",
@@ -39,14 +39,6 @@ class CleaningResult:
     def to_dict(self) -> dict[str, Any]:
         return {"variant": self.variant, "store": self.store, "provenance": self.provenance,
                 "summary": self.summary, "noise_recovery": self.noise_recovery}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_run_probabilities(run_dir: str | os.PathLike, store: FaciesStore) -> tuple[dict[str, Any], np.ndarray]:
@@ -169,7 +161,7 @@ def clean_run(run_dir: str | os.PathLike, store: str | os.PathLike | FaciesStore
         "never_pruned": list(schema.NEVER_PRUNED), "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "facies_bench_version": __version__,
         "run": {"path": str(Path(run_dir).resolve()), "model": result_json.get("model", {}).get("name"),
-                "result_sha256": _sha256(result_file), "seeds": result_json.get("seeds"),
+                "result_sha256": file_sha256(result_file), "seeds": result_json.get("seeds"),
                 "feature_set": result_json.get("feature_set")},
         "counts": {"n": int(len(raw)), "pruned": int(issues.sum())},
     }

@@ -56,17 +56,9 @@ def export_features(n_features: int = schema.N_FEATURES):
     """The stock ``datasets.Features`` of the exported Parquet files."""
     import datasets
 
-    return datasets.Features({
-        "patch": datasets.Array3D(shape=(n_features, schema.PATCH_SIZE, schema.PATCH_SIZE), dtype="float32"),
-        "label": datasets.ClassLabel(names=list(schema.CLASS_NAMES)),
-        "sample_id": datasets.Value("int64"),
-        "glacier": datasets.Value("string"),
-        "region": datasets.Value("string"),
-        "sensor": datasets.Value("string"),
-        "scene_id": datasets.Value("string"),
-        "date": datasets.Value("string"),
-        "fold": datasets.Value("int64"),
-    })
+    from facies_bench.data.hf import row_features
+
+    return row_features(datasets.Array3D(shape=(n_features, schema.PATCH_SIZE, schema.PATCH_SIZE), dtype="float32"))
 
 
 def find_card_body() -> str | None:

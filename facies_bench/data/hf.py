@@ -172,13 +172,15 @@ def _reader_for(feature: FaciesPatch) -> _ChunkReader:
 # --------------------------------------------------------------------------------------------
 
 
-def dataset_features(store: FaciesStore, feature_names: tuple[str, ...] | list[str]):
-    """The ``datasets.Features`` of a loaded split (``patch`` as a lazy :class:`FaciesPatch`)."""
+def row_features(patch) -> "datasets.Features":
+    """The ``datasets.Features`` of a row, with the given ``patch`` feature type.
+
+    Shared by the lazy loader and the Parquet export so both describe rows identically.
+    """
     import datasets
 
-    _register_feature()
     return datasets.Features({
-        "patch": FaciesPatch(store=store.path, content_hash=store.content_hash, features=list(feature_names)),
+        "patch": patch,
         "label": datasets.ClassLabel(names=list(schema.CLASS_NAMES)),
         "sample_id": datasets.Value("int64"),
         "glacier": datasets.Value("string"),
@@ -188,6 +190,12 @@ def dataset_features(store: FaciesStore, feature_names: tuple[str, ...] | list[s
         "date": datasets.Value("string"),
         "fold": datasets.Value("int64"),
     })
+
+
+def dataset_features(store: FaciesStore, feature_names: tuple[str, ...] | list[str]):
+    """The ``datasets.Features`` of a loaded split (``patch`` as a lazy :class:`FaciesPatch`)."""
+    _register_feature()
+    return row_features(FaciesPatch(store=store.path, content_hash=store.content_hash, features=list(feature_names)))
 
 
 def describe_dataset(store: FaciesStore, *, variant: str, features: tuple[str, ...]) -> str:

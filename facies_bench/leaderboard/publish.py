@@ -10,13 +10,13 @@ nothing changes locally.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from facies_bench.errors import PublishError
+from facies_bench.hashing import file_sha256
 
 REPO_TYPES = ("space", "dataset")
 #: Files and folders of a built leaderboard that are published (anything else is left out).
@@ -54,14 +54,6 @@ class PublishPlan:
         return sum(f.size for f in self.files)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def plan_files(built_dir: str | Path, *, repo_type: str = "space") -> list[PlannedFile]:
     """The files of a built leaderboard folder and where they go in the repository, sorted.
 
@@ -86,7 +78,7 @@ def plan_files(built_dir: str | Path, *, repo_type: str = "space") -> list[Plann
     for path in paths:
         rel = path.relative_to(built).as_posix()
         in_repo = rel if (rel == "eval.yaml" or not prefix) else prefix + rel
-        planned.append(PlannedFile(path_in_repo=in_repo, local_path=path, size=path.stat().st_size, sha256=_sha256(path)))
+        planned.append(PlannedFile(path_in_repo=in_repo, local_path=path, size=path.stat().st_size, sha256=file_sha256(path)))
     return sorted(planned, key=lambda f: f.path_in_repo)
 
 

@@ -32,7 +32,8 @@ import pandas as pd
 
 from facies_bench import schema
 from facies_bench.errors import ValidationError
-from facies_bench.leaderboard.submission import METRIC_TOLERANCE, ValidatedRun, file_sha256, validate_run
+from facies_bench.hashing import file_sha256
+from facies_bench.leaderboard.submission import METRIC_TOLERANCE, ValidatedRun, validate_run
 
 ENTRY_FORMAT = "facies-bench-leaderboard-entry"
 ENTRY_VERSION = 1

@@ -11,7 +11,6 @@ result with the submitted numbers.  The first failed rule raises a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import pandas as pd
 
 from facies_bench import schema
 from facies_bench.errors import FaciesBenchError, ValidationError
+from facies_bench.hashing import file_sha256
 
 #: Version of the ``result.json`` layout this leaderboard accepts.
 RESULT_SCHEMA_VERSION = 1
@@ -177,14 +177,6 @@ def check_folds(result: dict[str, Any], *, source: str = "result.json") -> None:
 # --------------------------------------------------------------------------------------------
 # Predictions
 # --------------------------------------------------------------------------------------------
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _resolve_file(run_dir: Path, entry: Any, *, what: str, source: str) -> Path:
