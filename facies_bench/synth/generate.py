@@ -34,7 +34,7 @@ from facies_bench.synth.render import FLAG_GAP, simulate_scene
 log = logging.getLogger(__name__)
 
 DATASET_NAME = "glacier-facies-synthetic"
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 #: Progress callback: (steps done, total steps, what is being done).
 ProgressCallback = Callable[[int, int, str], None]
 _STREAM_TERRAIN, _STREAM_SCENE, _STREAM_POINTS = 10, 20, 30

@@ -21,6 +21,13 @@ Two scenes reproduce the paper's failure cases (Fig. 6): fresh snowfall veils ev
 true class stays the facies underneath, which experts mapped from other dates), and dusty snow
 darkened to firn-like reflectance.
 
+Zones define the class, pixels deviate (the experts "kept continuous zones consistent even when
+individual pixels deviated"): multi-scale surface heterogeneity, mixed surfaces (bare-ice
+exposures and snow remnants in the firn zone, wet snow, weathering crust), crevasse fields on
+ice, debris texture, slush on low ice that looks like refrozen-like ice (which only sits next to
+firn), lakes with slush-like rims, water- or ice-phase clouds, and a per-scene surface state,
+haze and gain, so that a single pixel is ambiguous where its surroundings are not.
+
 Reflectance follows the paper's cues (NIR >~0.55 snow, 0.40-0.55 firn, <~0.40 ice; bright-blue
 refrozen-like; yellow-brown firn; SWIR-bright, reddish debris and cloud; dark water and
 shadow), with values in the range of Hall et al. (1988) and Pope and Rees (2014) field spectra.
@@ -65,7 +72,9 @@ _CONTINUUM = np.array([
     [0.82, 0.80, 0.77, 0.63, 0.100, 0.070],  # wet snow at the snowline
     [0.92, 0.90, 0.87, 0.78, 0.160, 0.120],  # dry snow
 ], dtype=np.float32)
-_REFROZEN = np.array([0.62, 0.52, 0.36, 0.19, 0.030, 0.020], np.float32)
+_REFROZEN = np.array([0.60, 0.51, 0.35, 0.17, 0.028, 0.020], np.float32)
+#: Slush / wet ice: blue like refrozen-like ice, a little darker in red and NIR.
+_SLUSH = np.array([0.56, 0.47, 0.31, 0.14, 0.022, 0.016], np.float32)
 _WATER = np.array([0.20, 0.16, 0.08, 0.035, 0.012, 0.008], np.float32)
 _CLOUD = np.array([0.80, 0.79, 0.78, 0.77, 0.55, 0.42], np.float32)
 _FRESH_SNOW = np.array([0.95, 0.94, 0.92, 0.86, 0.30, 0.22], np.float32)
@@ -190,26 +199,50 @@ def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator) -
     within = 1 + (age - firnline) / max(snowline - firnline, 1e-3)
     above = np.clip(2 + (age - snowline) / 0.3, 2, 3)
     pos = np.where(age <= firnline, below, np.where(age <= snowline, within, above))
-    # Zones define the class; single pixels stray (wet patches in snow, bright weathering crust on
-    # ice): experts "kept continuous zones consistent even when individual pixels deviated"
-    # (paper), so the centre pixel alone is ambiguous and its surroundings are not.
-    patchy = pos + 0.5 * smooth_noise(rng, shape, 4.0)
+    # Zones define the class; pixels deviate.  Experts "kept continuous zones consistent even
+    # when individual pixels deviated" (paper), so a zone's class shows in its surroundings, not
+    # in any one pixel:
+    # * multi-scale heterogeneity of the surface (meltwater channels, cryoconite, wind crusts,
+    #   sastrugi fields) at 20-150 m, strongest on bare ice;
+    # * mixed surfaces at the end of the ablation season: the firn zone is a patchwork of firn,
+    #   bare-ice exposures and old-snow remnants; wet-snow/slush patches in the snow zone;
+    #   bright weathering crust on ice.  Such patches look like the neighbouring class;
+    # * the surface state of the acquisition (wetness, impurities, grain size through the
+    #   season) shifts the whole continuum, so absolute thresholds do not carry across scenes.
+    # (smooth_noise(s) has a correlation length of about 2 s pixels)
+    het = (0.6 * smooth_noise(rng, shape, 1.0) + 0.6 * smooth_noise(rng, shape, 2.0)
+           + 0.3 * smooth_noise(rng, shape, 8.0)) / np.sqrt(0.6 ** 2 + 0.6 ** 2 + 0.3 ** 2)
+    amplitude = np.where(truth == ICE, 0.8, np.where(truth == FIRN, 0.7, 0.55)).astype(np.float32)
+    state = float(np.clip(rng.normal(0.0, 0.2), -0.4, 0.4))
+    patchy = pos + state + amplitude * het
+    exposures, remnants = smooth_noise(rng, shape, 1.8), smooth_noise(rng, shape, 1.8)
+    mixed_share = rng.uniform(0.5, 1.0)  # how patchy this summer left the surface
+    firn_ice = (truth == FIRN) & (exposures > 1.2 - 0.6 * mixed_share)
+    firn_snow = (truth == FIRN) & ~firn_ice & (remnants > 1.4 - 0.6 * mixed_share)
+    snow_wet = (truth == SNOW) & (exposures > 1.7 - 0.6 * mixed_share)
+    ice_crust = (truth == ICE) & (remnants > 1.8 - 0.6 * mixed_share)
+    patchy = np.where(firn_ice, 0.7 + 0.2 * het, patchy)
+    patchy = np.where(firn_snow, 2.3 + 0.2 * het, patchy)
+    patchy = np.where(snow_wet, 1.4 + 0.2 * het, patchy)
+    patchy = np.where(ice_crust, 1.25 + 0.15 * het, patchy)
     refl = np.stack([np.interp(patchy, _CONTINUUM_POS, _CONTINUUM[:, b]) for b in range(6)]).astype(np.float32)
-    grain = rng.uniform(0.9, 1.1)
+    grain = rng.uniform(0.85, 1.1)
     refl[3:] *= np.where(pos > 1, grain, 1.0).astype(np.float32)
     if region == "Iceland":  # tephra-darkened bare ice
         refl *= np.where(pos < 1, rng.uniform(0.7, 0.85), 1.0).astype(np.float32)
     if plan.condition == "dusty_snow":
         refl[:4] *= np.where(pos > 1, 0.78, 1.0).astype(np.float32)
-    # crevasses: transverse stripes where the ice is steep or near the margins
+    # crevasse fields: transverse stripes (45-80 m apart) where the ice is steep, near the margins
+    # or in patches of extending flow; on ice they are open and dark ("pronounced crevasse
+    # texture for ice", paper), on firn and snow mostly bridged
     along_px = land.u * side
     phase = along_px / rng.uniform(4.5, 8) + 0.8 * smooth_noise(rng, shape, 10)
-    strain = (slope_true > 9) | (np.abs(land.v) > 0.65)
-    crevasse = strain & (np.sin(2 * np.pi * phase) > 0.6) & (smooth_noise(rng, shape, 12) > -0.5)
-    dim = np.where(truth == ICE, 0.55, np.where(truth == FIRN, 0.85, 0.95))
+    strain = (slope_true > 7) | (np.abs(land.v) > 0.55) | (smooth_noise(rng, shape, side / 15) > 0.6)
+    crevasse = strain & (np.sin(2 * np.pi * phase) > 0.5) & (smooth_noise(rng, shape, 12) > -0.7)
+    dim = np.where(truth == ICE, 0.5, np.where(truth == FIRN, 0.85, 0.95))
     refl *= np.where(crevasse, dim, 1.0).astype(np.float32)
     # sub-pixel surface roughness (sastrugi, melt features): speckle that context averages out
-    refl *= (1 + 0.035 * smooth_noise(rng, shape, 1.0) + 0.025 * rng.standard_normal(shape).astype(np.float32))[None]
+    refl *= (1 + 0.05 * smooth_noise(rng, shape, 1.0) + 0.03 * rng.standard_normal(shape).astype(np.float32))[None]
 
     # --- debris, refrozen-like, lakes ------------------------------------------------------
     debris_noise = smooth_noise(rng, shape, side / 30)
@@ -218,25 +251,43 @@ def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator) -
     debris_cover *= np.clip(1.5 + 0.8 * smooth_noise(rng, shape, 3), 0.3, 1)
     debris = (debris_cover > 0.5) & (truth != SNOW)
     truth[debris] = DEBRIS
+    # debris is a texture, not a colour: ice cliffs and ponds show through debris cover, dirt
+    # bands and cryoconite darken bare ice (mixed ice/debris pixels were labelled ice, paper)
+    grit = smooth_noise(rng, shape, 1.2)
+    debris_cover = np.where(debris & (grit > 1.0), 0.25 * debris_cover, debris_cover)
+    debris_cover = np.where((truth == ICE) & (grit < -1.5) & (pos < 0.9), 0.6, debris_cover)
     rock = _DEBRIS.get(region, _DEBRIS_DEFAULT)[:, None, None] * (1 + 0.25 * smooth_noise(rng, shape, 1.2))[None]
     mix = np.where(truth == SNOW, 0.0, np.clip(debris_cover, 0, 1))[None]
     refl = (1 - mix) * refl + mix * rock
 
+    # slush and wet ice in the lower ablation area look like refrozen-like ice (paper: water and
+    # refrozen-like are confused "as the latter closely resembles slush"); experts called such
+    # patches ice when nothing supported refreezing nearby, refrozen-like only next to firn
+    # (Fig. 2e).  Both are drawn from the same blobs and tones; only the place differs.
+    wet_abundance = max(refrozen_abundance, lake_abundance)
+    if wet_abundance > 0:
+        wet_blobs = smooth_noise(rng, shape, 4)
+        slush = ((wet_blobs > 2.5 - 0.9 * wet_abundance) & (truth == ICE) & (age < firnline - 0.12)
+                 & (slope_true < 15))
+        tone = np.clip((wet_blobs - (2.5 - 0.9 * wet_abundance)) / 0.5, 0.45, 0.95)[None]
+        refl = np.where(slush[None], tone * _SLUSH[:, None, None] + (1 - tone) * refl, refl)
     if refrozen_abundance > 0 and firnline < 1.5:
         blobs = smooth_noise(rng, shape, 4)
         near_firn = np.abs(age - firnline) < 0.05
         refrozen = near_firn & (blobs > 2.3 - refrozen_abundance * 1.2) & ((truth == ICE) | (truth == FIRN))
         truth[refrozen] = REFROZEN
-        tone = np.clip((blobs - (2.3 - refrozen_abundance * 1.2)) / 0.5, 0.5, 1)[None]
+        tone = np.clip((blobs - (2.3 - refrozen_abundance * 1.2)) / 0.5, 0.45, 0.95)[None]
         refl = np.where(refrozen[None], tone * _REFROZEN[:, None, None] + (1 - tone) * refl, refl)
+    # supraglacial lakes: flat, compact ponds of 50-200 m in the ablation area, dark and deep in
+    # the middle, turquoise and slush-like at their shallow rims
     if lake_abundance > 0:
-        lakes_noise = smooth_noise(rng, shape, 3)
-        lakes = ((lakes_noise > 3.0 - 0.5 * lake_abundance) & (age < firnline - 0.03) & (slope_true < 12)
-                 & (truth == ICE))
+        lakes_noise = smooth_noise(rng, shape, 6)
+        threshold = 2.9 - 0.5 * lake_abundance
+        lakes = (lakes_noise > threshold) & (age < firnline - 0.03) & (slope_true < 10) & (truth == ICE)
         truth[lakes] = WATER
-        depth = np.clip((lakes_noise - (3.0 - 0.5 * lake_abundance)) / 0.6, 0.3, 1)[None]
-        lake_refl = _WATER[:, None, None] * (1.2 - 0.5 * depth)
-        refl = np.where(lakes[None], depth * lake_refl + (1 - depth) * refl, refl)
+        depth = np.clip((lakes_noise - threshold) / 0.5, 0.25, 1)[None]
+        lake_refl = depth * _WATER[:, None, None] + (1 - depth) * _SLUSH[:, None, None]
+        refl = np.where(lakes[None], 0.85 * lake_refl + 0.15 * refl, refl)
 
     # --- surroundings --------------------------------------------------------------------
     outside = ~outline
@@ -251,7 +302,7 @@ def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator) -
     direct = np.clip(shade / sin_el, 0, 1.6) * (~cast)
     sky_view = np.cos(np.radians(slope_true) / 2) ** 2
     light = (1 - _DIFFUSE)[:, None, None] * direct[None] + _DIFFUSE[:, None, None] * sky_view[None]
-    path = _PATH * rng.uniform(0.8, 1.3) * (1 + 0.5 * (1 - sin_el))
+    path = _PATH * rng.uniform(0.6, 1.8) * (1 + 0.5 * (1 - sin_el))  # haze of the day
     toa = refl * light + path[:, None, None]
     truth[(cast | (shade < 0.06)) & outline] = SHADOW
 
@@ -265,16 +316,18 @@ def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator) -
         cloud_cover = float(rng.uniform(0.04, 0.3))
         field = smooth_noise(rng, shape, side / 9) + 0.35 * smooth_noise(rng, shape, side / 40)
         thr = float(np.quantile(field, 1 - cloud_cover))
-        alpha = np.clip(0.5 + (field - thr) / 0.7, 0, 0.97)
+        alpha = np.clip(0.5 + (field - thr) / 1.0, 0, 0.97)  # diffuse edges over ~100s of metres
         alpha[alpha < 0.08] = 0
-        puff = (1 + 0.08 * smooth_noise(rng, shape, 3))[None]
-        toa = (1 - alpha[None]) * toa + alpha[None] * _CLOUD[:, None, None] * puff
+        puff = (1 + 0.12 * smooth_noise(rng, shape, 3))[None]
+        # cloud phase: water clouds are SWIR-bright, ice clouds (cirrus) absorb in the SWIR like snow
+        cloud = _CLOUD * np.array([1, 1, 1, 1, *(2 * [rng.uniform(0.4, 1.0)])], np.float32)
+        toa = (1 - alpha[None]) * toa + alpha[None] * cloud[:, None, None] * puff
         truth[(alpha >= 0.5) & outline] = CLOUD
         flags[(alpha >= 0.12) & (alpha < 0.5)] |= FLAG_THIN_CLOUD
 
     # --- sensor ---------------------------------------------------------------------------
     # atmosphere / calibration of this acquisition: a common gain and a small per-band jitter
-    toa = toa * (rng.uniform(0.92, 1.08) * rng.uniform(0.97, 1.03, size=6).astype(np.float32))[:, None, None]
+    toa = toa * (rng.uniform(0.85, 1.15) * rng.uniform(0.95, 1.05, size=6).astype(np.float32))[:, None, None]
     optical = _sensor_image(toa.astype(np.float32), plan, rng)
     if plan.sensor == "Landsat 7" and plan.date > schema.LANDSAT7_SLC_OFF:
         gaps = _slc_gaps(shape, rng)
