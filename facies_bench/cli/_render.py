@@ -18,12 +18,18 @@ def pct(value: float | None, digits: int = 1) -> str:
 
 
 def table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
-    t = Table(title=title, title_justify="left")
+    # A wide caption would wrap to the table's width: keep long titles on their own line.
+    t = Table(title=title if len(title) <= 60 else None, title_justify="left")
     for i, c in enumerate(columns):
         t.add_column(c, justify="left" if i == 0 else "right")
     for r in rows:
         t.add_row(*[str(v) for v in r])
-    return t
+    if len(title) <= 60:
+        return t
+    from rich.console import Group
+    from rich.text import Text
+
+    return Group(Text(title, style="italic"), t)
 
 
 @contextmanager

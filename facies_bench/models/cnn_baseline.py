@@ -23,6 +23,73 @@ BN_EPS = 1e-3
 BN_MOMENTUM = 0.01
 
 
+def elu_exp(x: torch.Tensor) -> torch.Tensor:
+    """ELU (alpha 1) as ``max(x, exp(min(x, 0)) - 1)``: one vectorised ``exp`` and in-place ops.
+
+    ATen's ELU goes through ``expm1``, which is not vectorised on AVX-512 CPUs and made ELU the
+    most expensive layer of the network; ``exp(x) - 1`` differs from ``expm1(x)`` by less than
+    1e-7 absolute.  No autograd (see :class:`FastELU`).
+    """
+    y = torch.clamp(x, max=0.0).exp_().sub_(1.0)
+    return torch.maximum(y, x, out=y)
+
+
+class _ELUFunction(torch.autograd.Function):
+    """:func:`elu_exp` with ATen's ELU backward computed from the saved output."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        y = elu_exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (y,) = ctx.saved_tensors
+        return torch.ops.aten.elu_backward(grad, 1.0, 1, 1, True, y)
+
+
+class FastELU(nn.ELU):
+    """``nn.ELU(alpha=1)`` computed with :func:`elu_exp` (same module type, same state dict)."""
+
+    def __init__(self) -> None:
+        super().__init__(alpha=1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.alpha != 1.0 or self.inplace or x.dtype not in (torch.float32, torch.bfloat16):
+            return super().forward(x)
+        if torch.is_grad_enabled() and x.requires_grad:
+            return _ELUFunction.apply(x)
+        return elu_exp(x)
+
+
+class _CentreAndPool(torch.autograd.Function):
+    """(centre pixel, max pool) of one feature map with a single full-size gradient buffer.
+
+    Autograd would give the centre slice its own zero-filled (B, C, H, W) gradient and add it
+    to the pooling gradient; here the centre gradient is added in place into the pooling one.
+    """
+
+    @staticmethod
+    def forward(ctx, f: torch.Tensor, kernel: int, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+        pooled, indices = torch.ops.aten.max_pool2d_with_indices(f, [kernel, kernel], [stride, stride], [0, 0], [1, 1], False)
+        centre = f[:, :, f.shape[2] // 2, f.shape[3] // 2].clone()
+        ctx.save_for_backward(f, indices)
+        ctx.kernel, ctx.stride = kernel, stride
+        ctx.mark_non_differentiable(indices)
+        return centre, pooled
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_centre: torch.Tensor, grad_pooled: torch.Tensor):
+        f, indices = ctx.saved_tensors
+        k, s = ctx.kernel, ctx.stride
+        grad = torch.ops.aten.max_pool2d_with_indices_backward(grad_pooled, f, [k, k], [s, s], [0, 0], [1, 1], False, indices)
+        grad[:, :, f.shape[2] // 2, f.shape[3] // 2] += grad_centre.to(grad.dtype)
+        return grad, None, None
+
+
 class ConvBlock(nn.Sequential):
     """3x3 conv (same padding, bias) -> BatchNorm (Keras defaults) -> ELU."""
 
@@ -30,7 +97,7 @@ class ConvBlock(nn.Sequential):
         super().__init__(
             nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=True),
             nn.BatchNorm2d(out_channels, eps=BN_EPS, momentum=BN_MOMENTUM),
-            nn.ELU(alpha=1.0),
+            FastELU(),
         )
 
 
@@ -68,14 +135,22 @@ class PaperCNN(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The (B, 3 * filters) latent ``[c1, c2, g]`` before the first dropout."""
         f1 = self.scale1(x)
-        c1 = f1[:, :, f1.shape[2] // 2, f1.shape[3] // 2]
-        f2 = self.scale2(self.pool(f1))
+        if torch.is_grad_enabled() and f1.requires_grad and _plain_pool(self.pool):
+            c1, pooled = _CentreAndPool.apply(f1, self.pool.kernel_size, self.pool.stride)
+        else:
+            c1, pooled = f1[:, :, f1.shape[2] // 2, f1.shape[3] // 2], self.pool(f1)
+        f2 = self.scale2(pooled)
         c2 = f2[:, :, f2.shape[2] // 2, f2.shape[3] // 2]
         g = torch.amax(f2, dim=(2, 3))
         return torch.cat([c1, c2, g], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+def _plain_pool(pool: nn.Module) -> bool:
+    return (type(pool) is nn.MaxPool2d and isinstance(pool.kernel_size, int) and pool.stride == pool.kernel_size
+            and pool.padding == 0 and pool.dilation == 1 and not pool.ceil_mode and not pool.return_indices)
 
 
 def reset_parameters_keras(module: nn.Module) -> None:

@@ -11,12 +11,9 @@ from facies_bench.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINES = sorted((ROOT / "baselines").glob("*.py"))
-#: Torch baselines take tens of seconds even for one epoch on a busy 2-core machine.
-_SLOW = {"paper_cnn", "timm_backbone"}
 
 
-@pytest.mark.parametrize("baseline", [pytest.param(p, marks=pytest.mark.slow) if p.stem in _SLOW else p for p in BASELINES],
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize("baseline", BASELINES, ids=lambda p: p.stem)
 def test_evaluate_each_baseline_quick(baseline, tiny_store_path, tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["evaluate", str(baseline), "--store", str(tiny_store_path), "--quick", "--epochs", "1",

@@ -8,9 +8,6 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-# Starting Ray and its workers takes tens of seconds on a busy 2-core machine.
-pytestmark = pytest.mark.slow
-
 from facies_bench.errors import IncompleteRunError  # noqa: E402
 from facies_bench.protocol import LocalExecutor, ProtocolConfig, RayExecutor, run_protocol  # noqa: E402
 
