@@ -111,7 +111,7 @@ def format_tables(result: ReproduceResult) -> str:
     lines = [f"# Reproduction of the paper's Tables 2-4 (feature set {fs if fs else 'custom'})", ""]
     if result.store.get("is_synthetic"):
         lines += ["> These numbers come from the **synthetic** stand-in dataset "
-                  f"`{result.store['name']}` v{result.store['version']}; the paper's rows come from the real data. "
+                  f"`{result.store['name']}` (version {result.store['version']}); the paper's rows come from the real data. "
                   "Compare patterns (which classes are hard, what cleaning changes), not values.", ""]
     fmt = lambda v: "-" if v is None else f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"  # noqa: E731
     for t in (2, 3, 4):
