@@ -200,21 +200,6 @@ def predictions_frame(sample_id: np.ndarray, proba: np.ndarray, *, column: str, 
 
 
 @contextlib.contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    if not n:
-        yield
-        return
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-@contextlib.contextmanager
 def _blame(submission: Submission, where: str, stage: str) -> Iterator[None]:
     """Turn exceptions raised by submission code into a SubmissionError naming it and the fold."""
     try:
@@ -364,7 +349,9 @@ def run_unit(unit: WorkUnit, env: UnitEnvironment, *, on_epoch: EpochCallback | 
         store.feature_indices(unit.features)
     except UnknownNameError as exc:
         raise SubmissionError(f"Submission {submission.label}, {where}: {exc}") from exc
-    with _torch_threads(env.num_threads):
+    from facies_bench.training.train import torch_threads
+
+    with torch_threads(env.num_threads):
         data = load_unit_splits(store, unit)
         if submission.kind == "torch":
             model, p_test, p_val, info = _run_torch(submission, unit, store, data, where, env.num_threads, on_epoch)

@@ -92,7 +92,8 @@ def _bn_momentum(model: torch.nn.Module, momentum: float | None) -> Iterator[Non
 
 
 @contextlib.contextmanager
-def _num_threads(n: int | None) -> Iterator[None]:
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch threads (unchanged when ``n`` is falsy), then restore."""
     if not n:
         yield
         return
@@ -203,7 +204,7 @@ def train_torch_model(model: FaciesModel, train: ArraySplit, validation: ArraySp
     device = resolve_device(recipe.device)
     fork_devices = [device.index or 0] if device.type == "cuda" else []
     start_time = time.perf_counter()
-    with torch.random.fork_rng(devices=fork_devices), _num_threads(recipe.num_threads), _bn_momentum(model, recipe.bn_momentum), \
+    with torch.random.fork_rng(devices=fork_devices), torch_threads(recipe.num_threads), _bn_momentum(model, recipe.bn_momentum), \
             heap_allocations(device.type == "cpu"):
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
