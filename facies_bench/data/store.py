@@ -54,6 +54,8 @@ _SAMPLE_DTYPES = {
 #: shuffled reads of 512-patch batches.
 PATCH_CHUNK = 64
 _EPOCH = _dt.date(1970, 1, 1)
+#: Above this many runs of consecutive rows, ``read_patches`` uses one orthogonal selection.
+_MAX_SLICE_RUNS = 64
 
 
 def date_to_days(date: _dt.date | str) -> int:
@@ -326,9 +328,17 @@ class FaciesStore:
             order = np.argsort(rows, kind="stable")
             sorted_rows = rows[order]
             uniq, inverse = np.unique(sorted_rows, return_inverse=True)
-            block = arr.get_orthogonal_selection((uniq,))
-            out = np.empty_like(block[inverse])
-            out[order] = block[inverse]
+            # Runs of consecutive rows (whole chunks, fold ranges) read fastest as slices;
+            # scattered rows go through one orthogonal selection that decodes each chunk once.
+            breaks = np.flatnonzero(np.diff(uniq) != 1) + 1
+            runs = np.split(uniq, breaks)
+            if len(runs) <= _MAX_SLICE_RUNS:
+                block = np.concatenate([arr[int(run[0]):int(run[-1]) + 1] for run in runs])
+            else:
+                block = arr.get_orthogonal_selection((uniq,))
+            picked = block[inverse]
+            out = np.empty_like(picked)
+            out[order] = picked
         if len(fidx) != out.shape[1]:
             out = out[:, fidx]
         return np.ascontiguousarray(out, dtype=np.float32)
