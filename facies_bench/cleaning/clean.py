@@ -17,6 +17,7 @@ import pandas as pd
 from facies_bench import __version__, schema
 from facies_bench.cleaning.label_issues import CLEANLAB_SETTINGS, find_facies_label_issues, noise_recovery, pruning_summary
 from facies_bench.data.store import FaciesStore, open_store
+from facies_bench.atomic import replace_dir
 from facies_bench.hashing import file_sha256
 from facies_bench.errors import FaciesBenchError, IncompleteRunError, ValidationError
 
@@ -125,9 +126,7 @@ def _write_report(result: CleaningResult, report_dir: Path) -> None:
         (tmp / "cleaning.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
         (tmp / "cleaning.md").write_text(format_summary_md(result))
         result.review.to_csv(tmp / "review.csv", index=False)
-        if report_dir.exists():
-            shutil.rmtree(report_dir)
-        os.replace(tmp, report_dir)
+        replace_dir(tmp, report_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -46,6 +46,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from facies_bench import schema
+from facies_bench.atomic import replace_dir
 from facies_bench.data.store import FaciesStore, StoreBuilder, open_store
 from facies_bench.errors import ConversionError, FaciesBenchError, UnknownNameError
 
@@ -245,16 +246,6 @@ def _write_report(path: Path, payload: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _replace_dir(new: Path, final: Path) -> None:
-    if final.exists():
-        backup = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(final, backup)
-        os.replace(new, final)
-        shutil.rmtree(backup, ignore_errors=True)
-    else:
-        os.replace(new, final)
-
-
 def _existing(path: Path) -> FaciesStore | None:
     if not path.exists():
         return None
@@ -376,7 +367,7 @@ def convert_release(release_dir: str | os.PathLike, store_path: str | os.PathLik
         shutil.rmtree(tmp_final, ignore_errors=True)
         log.info("%s already holds identical content (%s); left unchanged.", store_path, existing.content_hash)
     else:
-        _replace_dir(tmp_final, store_path)
+        replace_dir(tmp_final, store_path)
     result = ConversionResult(store_path=store_path, content_hash=store.content_hash, n_files=len(tifs),
                               n_converted=len(parsed) - len(bad), skipped=skipped, ignored=ignored,
                               warnings=warnings, unchanged=unchanged, elapsed_s=time.perf_counter() - t0,

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from facies_bench import schema
+from facies_bench.atomic import replace_dir
 from facies_bench.data.hf import CITATION, DATASET_DOI, LICENSE, PAPER_DOI
 from facies_bench.data.store import FaciesStore, open_store
 from facies_bench.errors import DatasetNotFoundError, FaciesBenchError, StoreFormatError
@@ -199,13 +200,7 @@ def export_hf(store: str | os.PathLike | FaciesStore, outdir: str | os.PathLike,
             infos["cleaned"].config_name = "cleaned"
         (tmp / "README.md").write_text(_card(st, configs, infos, default="raw" if "raw" in configs else names[0]), encoding="utf-8")
         (tmp / "facies_store.json").write_text(json.dumps({k: v for k, v in st.describe().items() if k != "path"}, indent=2), encoding="utf-8")
-        if outdir.exists():
-            backup = outdir.with_name(f".{outdir.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(outdir, backup)
-            os.replace(tmp, outdir)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.replace(tmp, outdir)
+        replace_dir(tmp, outdir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

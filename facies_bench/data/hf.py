@@ -172,7 +172,7 @@ def _reader_for(feature: FaciesPatch) -> _ChunkReader:
 # --------------------------------------------------------------------------------------------
 
 
-def row_features(patch) -> "datasets.Features":
+def row_features(patch):
     """The ``datasets.Features`` of a row, with the given ``patch`` feature type.
 
     Shared by the lazy loader and the Parquet export so both describe rows identically.

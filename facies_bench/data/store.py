@@ -34,6 +34,7 @@ import numpy as np
 import zarr
 
 from facies_bench import schema
+from facies_bench.atomic import replace_dir
 from facies_bench.errors import DatasetNotFoundError, FaciesBenchError, StoreFormatError, UnknownNameError
 
 log = logging.getLogger(__name__)
@@ -615,13 +616,7 @@ class StoreBuilder:
             "feature_max": fmax.tolist(), "scene_ids": self.scene_ids, "complete": True,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         })
-        if self.final_path.exists():
-            backup = self.final_path.with_name(f".{self.final_path.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(self.final_path, backup)
-            os.replace(self.tmp_path, self.final_path)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.replace(self.tmp_path, self.final_path)
+        replace_dir(self.tmp_path, self.final_path)
         return FaciesStore(self.final_path)
 
     def abort(self) -> None:
