@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from facies_bench import schema
-from facies_bench.data.store import SceneInfo, StoreBuilder, open_store
+from facies_bench.data.store import StoreBuilder, open_store
 
 BATCH = 512
 BATCHES = int(os.environ.get("FACIES_BENCH_BENCH_BATCHES", "20"))
@@ -85,20 +85,22 @@ def test_hf_first_open(benchmark, store):
     benchmark.extra_info["cache_files"] = sum(len(d.cache_files) for d in dd.values())
 
 
+def _count_batches(batches) -> int:
+    """Patches in the first ``BATCHES`` batches of a loader or batch iterator."""
+    n = 0
+    for i, batch in enumerate(batches):
+        n += len(batch["label"])
+        if i + 1 == BATCHES:
+            break
+    return n
+
+
 def test_torch_loader_shuffled(benchmark, store):
     from facies_bench.data.torch_dataset import FaciesTorchDataset, make_dataloader
 
     loader = make_dataloader(FaciesTorchDataset(store, folds=TRAIN_FOLDS), batch_size=BATCH, shuffle=True, seed=0)
 
-    def run():
-        n = 0
-        for i, b in enumerate(loader):
-            n += len(b["label"])
-            if i + 1 == BATCHES:
-                break
-        return n
-
-    n = benchmark.pedantic(run, rounds=3, iterations=1)
+    n = benchmark.pedantic(_count_batches, args=(loader,), rounds=3, iterations=1)
     _record(benchmark, "torch_shuffled", n)
 
 
@@ -111,15 +113,7 @@ def test_torch_loader_shuffled_fold_cache(benchmark, store):
     ds.to_arrays()  # fill the cache once, outside the timing
     benchmark.extra_info["cache_fill_s"] = round(time.perf_counter() - t0, 2)
 
-    def run():
-        n = 0
-        for i, b in enumerate(loader):
-            n += len(b["label"])
-            if i + 1 == BATCHES:
-                break
-        return n
-
-    n = benchmark.pedantic(run, rounds=3, iterations=1)
+    n = benchmark.pedantic(_count_batches, args=(loader,), rounds=3, iterations=1)
     _record(benchmark, "torch_shuffled_cache", n)
 
 
@@ -128,15 +122,7 @@ def test_hf_shuffled_torch_format(benchmark, store):
 
     train = load_dataset(store=store.path, test_fold=0)["train"].shuffle(seed=0).with_format("torch")
 
-    def run():
-        n = 0
-        for i, b in enumerate(train.iter(batch_size=BATCH)):
-            n += len(b["label"])
-            if i + 1 == BATCHES:
-                break
-        return n
-
-    n = benchmark.pedantic(run, rounds=1, iterations=1)
+    n = benchmark.pedantic(lambda: _count_batches(train.iter(batch_size=BATCH)), rounds=1, iterations=1)
     _record(benchmark, "hf_shuffled", n)
 
 
@@ -145,15 +131,7 @@ def test_hf_sequential_torch_format(benchmark, store):
 
     train = load_dataset(store=store.path, test_fold=0)["train"].with_format("torch")
 
-    def run():
-        n = 0
-        for i, b in enumerate(train.iter(batch_size=BATCH)):
-            n += len(b["label"])
-            if i + 1 == BATCHES:
-                break
-        return n
-
-    n = benchmark.pedantic(run, rounds=2, iterations=1)
+    n = benchmark.pedantic(lambda: _count_batches(train.iter(batch_size=BATCH)), rounds=2, iterations=1)
     _record(benchmark, "hf_sequential", n)
 
 

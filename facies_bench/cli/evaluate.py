@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.markup import escape
@@ -12,14 +12,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from facies_bench.cli._render import console, pct, table
 from facies_bench.errors import IncompleteRunError, UnknownNameError
-from facies_bench.protocol.executors import ProgressReporter, UnitOutcome
+
+if TYPE_CHECKING:  # the protocol (zarr, torch) is imported only when a command runs
+    from facies_bench.protocol.executors import UnitOutcome
 
 _SUMMARY_METRICS = (("macro_f1", "macro-F1"), ("accuracy", "accuracy"), ("mean_iou", "mean IoU"),
                     ("glacier_f1_mean", "glacier F1"), ("ece_100", "ECE100"), ("ece_100_calibrated", "ECE100 cal."))
 
 
-class RichProgress(ProgressReporter):
-    """One bar over units (with per-unit status) and one over the current unit's epochs."""
+class RichProgress:
+    """A ``facies_bench.protocol.ProgressReporter`` drawing one bar over units (with per-unit status) and one over the current unit's epochs."""
 
     def __init__(self) -> None:
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

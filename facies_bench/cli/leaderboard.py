@@ -7,8 +7,7 @@ from typing import Optional
 
 import typer
 
-from facies_bench.leaderboard.build import DEFAULT_OUTPUT_DIR
-from facies_bench.leaderboard.results import DEFAULT_RESULTS_DIR
+from facies_bench.leaderboard.paths import DEFAULT_OUTPUT_DIR, DEFAULT_RESULTS_DIR
 
 
 def _pct(value: float | None) -> str:

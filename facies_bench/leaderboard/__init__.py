@@ -10,13 +10,22 @@ Public API::
     publish(built_dir, repo_id, repo_type, token, dry_run)  one commit to the Hugging Face Hub
 """
 
-from facies_bench.leaderboard.build import BuildResult, build_leaderboard
-from facies_bench.leaderboard.publish import PublishPlan, format_plan, publish
-from facies_bench.leaderboard.results import Board, Entry, add_entry, board_id, load_boards, load_entries
-from facies_bench.leaderboard.scoring import RankedEntry, rank_entries
-from facies_bench.leaderboard.submission import ValidatedRun, validate_run
+from importlib import import_module
 
-__all__ = [
-    "Board", "BuildResult", "Entry", "PublishPlan", "RankedEntry", "ValidatedRun", "add_entry", "board_id",
-    "build_leaderboard", "format_plan", "load_boards", "load_entries", "publish", "rank_entries", "validate_run",
-]
+# ``publish`` is both a submodule and its main function: bind the function eagerly (the module is
+# light) so that importing the submodule can never shadow it.
+from facies_bench.leaderboard.publish import PublishPlan, format_plan, publish
+
+# Imported on first use so that the CLI's start-up does not pay for pandas and the evaluator.
+_LAZY = {
+    "BuildResult": "build", "build_leaderboard": "build", "Board": "results", "Entry": "results",
+    "add_entry": "results", "board_id": "results", "load_boards": "results", "load_entries": "results", "RankedEntry": "scoring", "rank_entries": "scoring",
+    "ValidatedRun": "submission", "validate_run": "submission",
+}
+__all__ = sorted([*_LAZY, "PublishPlan", "format_plan", "publish"])
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(f"facies_bench.leaderboard.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'facies_bench.leaderboard' has no attribute {name!r}")

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from facies_bench import schema
+from facies_bench.leaderboard.paths import DEFAULT_OUTPUT_DIR
 from facies_bench.leaderboard.eval_yaml import benchmark_eval_yaml, dump_yaml, eval_result_files
 from facies_bench.leaderboard.render_html import render_html
 from facies_bench.leaderboard.render_md import render_markdown
 from facies_bench.leaderboard.results import Board, load_boards
 from facies_bench.leaderboard.scoring import rank_entries
 
-DEFAULT_OUTPUT_DIR = Path("leaderboard")
 
 SPACE_FRONT_MATTER = {
     "title": "Glacier facies leaderboard",

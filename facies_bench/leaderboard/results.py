@@ -33,12 +33,12 @@ import pandas as pd
 from facies_bench import schema
 from facies_bench.errors import ValidationError
 from facies_bench.hashing import file_sha256
+from facies_bench.leaderboard.paths import DEFAULT_RESULTS_DIR  # noqa: F401  (re-exported)
 from facies_bench.leaderboard.submission import METRIC_TOLERANCE, ValidatedRun, validate_run
 
 ENTRY_FORMAT = "facies-bench-leaderboard-entry"
 ENTRY_VERSION = 1
 #: Default results folder, relative to the working directory.
-DEFAULT_RESULTS_DIR = Path("leaderboard") / "results"
 
 
 class DuplicateEntryError(ValidationError):
