@@ -130,7 +130,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        msg = f"{str(path)!r} is not a facies-bench checkpoint (torch.load failed: {type(exc).__name__}: {exc})."
+        # torch's own messages run to several lines of advice about weights_only; keep ours to one.
+        msg = (f"{str(path)!r} is not a facies-bench checkpoint: torch cannot read it as a weights file "
+               f"(torch.load failed: {type(exc).__name__}). Pass a checkpoint written by `facies-bench evaluate` or `import-keras`.")
         raise CheckpointError(msg) from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         got = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
