@@ -38,3 +38,27 @@ def progress_bar() -> Iterator[Progress]:
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), TextColumn("{task.fields[status]}"), console=err_console, transient=False) as p:
         yield p
+
+
+def resolve_store_with_progress(store=None, *, quick: bool = False):
+    """``facies_bench.data.cache.resolve_store`` with a progress bar if the embedded dataset must be built.
+
+    The bar is created on the first progress event, so opening an existing store prints nothing.
+    """
+    from facies_bench.data.cache import resolve_store
+
+    state: dict = {}
+
+    def progress(done: int, total: int, desc: str) -> None:
+        if "bar" not in state:
+            state["bar"] = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                    TimeElapsedColumn(), console=err_console, transient=True)
+            state["bar"].start()
+            state["task"] = state["bar"].add_task("building the embedded dataset", total=total)
+        state["bar"].update(state["task"], completed=done, total=total, description=desc[:60])
+
+    try:
+        return resolve_store(store, quick=quick, progress=progress)
+    finally:
+        if "bar" in state:
+            state["bar"].stop()

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from facies_bench import schema
-from facies_bench.cli._render import console, pct, table
+from facies_bench.cli._render import console, pct, resolve_store_with_progress, table
 
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
@@ -64,7 +64,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         from facies_bench.cleaning.reproduce import reproduce
         from facies_bench.cli.evaluate import RichProgress
 
-        result = reproduce(model, store, out_dir=out, features=features, quick=quick, epochs=epochs,
+        result = reproduce(model, resolve_store_with_progress(store, quick=quick), out_dir=out, features=features, quick=quick, epochs=epochs,
                            seeds=tuple(range(seeds)), variant_name=name, precision=precision, progress=RichProgress())
         console.print(Markdown(result.to_markdown()))
         console.print(f"Tables written to {out / 'tables.md'} and {out / 'tables.json'}")

@@ -115,9 +115,9 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         if store is not None and is_url(store):
             target: Any = store
         else:
-            from facies_bench.data.cache import resolve_store
+            from facies_bench.cli._render import resolve_store_with_progress
 
-            target = resolve_store(store, quick=quick)
+            target = resolve_store_with_progress(store, quick=quick)
         reporter = RichProgress()
         try:
             run = run_protocol(model, target, config, output, progress=reporter, storage_options=options,

@@ -25,11 +25,11 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         results: Path = typer.Option(DEFAULT_RESULTS_DIR, "--results", help="Results folder of the leaderboard."),
     ) -> None:
         """Validate a run (every metric recomputed from its predictions) and add it to its board."""
-        from facies_bench.data.cache import resolve_store
+        from facies_bench.cli._render import resolve_store_with_progress
         from facies_bench.leaderboard import add_entry
         from facies_bench.leaderboard.scoring import main_score
 
-        entry = add_entry(run_dir, results, resolve_store(store))
+        entry = add_entry(run_dir, results, resolve_store_with_progress(store))
         score, interval = main_score(entry)
         ci = f" [{_pct(interval[0])}, {_pct(interval[1])}]" if interval else ""
         typer.echo(f"Added {entry.entry_id} to board {entry.board}: macro-F1 unpruned {_pct(score)}{ci}, "
@@ -84,10 +84,10 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         `facies-bench leaderboard add RUNS/NAME-V` for every baseline and variant.  Interrupted
         runs resume; runs already on the board are skipped.
         """
-        from facies_bench.data.cache import resolve_store
+        from facies_bench.cli._render import resolve_store_with_progress
         from facies_bench.leaderboard.seed import DEFAULT_BASELINES, seed_leaderboard
 
-        opened = resolve_store(store, quick=quick)
+        opened = resolve_store_with_progress(store, quick=quick)
         outcome = seed_leaderboard(
             results, store=opened, runs_dir=runs, baselines=baselines or DEFAULT_BASELINES,
             variants=tuple(v.strip() for v in variants.split(",") if v.strip()), features=features,

@@ -37,9 +37,9 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         if maps is None and not model and not true_facies:
             raise MassBalanceError("No facies source: pass --model CHECKPOINT (repeatable), --true-facies, or --maps DIR.")
         if store is None and maps is None:
-            from facies_bench.data.cache import resolve_store
+            from facies_bench.cli._render import resolve_store_with_progress
 
-            store_obj = resolve_store(None)
+            store_obj = resolve_store_with_progress(None)
         else:
             from facies_bench.data.store import open_store
 
