@@ -19,6 +19,7 @@ into place only when complete: an interrupted build never leaves a store that op
 
 from __future__ import annotations
 
+import asyncio
 import datetime as _dt
 import hashlib
 import json
@@ -32,6 +33,7 @@ from typing import Any, Iterable
 
 import numpy as np
 import zarr
+from zarr.core.sync import sync as _zarr_sync
 
 from facies_bench import schema
 from facies_bench.atomic import replace_dir
@@ -115,6 +117,26 @@ class Scene:
 # Reading
 # --------------------------------------------------------------------------------------------
 
+
+
+def _read_rows(arr: zarr.Array, rows: np.ndarray) -> np.ndarray:
+    """Rows (sorted, unique) of a patch array.
+
+    Runs of consecutive rows (whole chunks, fold ranges) are read as slices, all at once on
+    zarr's event loop so that their chunks are fetched and decoded concurrently (three times
+    faster than one slice after another for a chunk-shuffled batch); scattered rows go through one
+    orthogonal selection that decodes each chunk once.
+    """
+    runs = np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1)
+    if len(runs) > _MAX_SLICE_RUNS:
+        return arr.get_orthogonal_selection((rows,))
+    if len(runs) == 1:
+        return arr[int(rows[0]):int(rows[-1]) + 1]
+
+    async def read_all() -> list:
+        return await asyncio.gather(*(arr.async_array.getitem(slice(int(r[0]), int(r[-1]) + 1)) for r in runs))
+
+    return np.concatenate(_zarr_sync(read_all()))
 
 class FaciesStore:
     """A facies dataset store opened for reading (and, with ``mode="r+"``, adding label variants).
@@ -326,20 +348,14 @@ class FaciesStore:
             rows = np.asarray(rows, dtype=np.int64)
             if rows.size == 0:
                 return np.empty((0, len(fidx), schema.PATCH_SIZE, schema.PATCH_SIZE), np.float32)
-            order = np.argsort(rows, kind="stable")
-            sorted_rows = rows[order]
-            uniq, inverse = np.unique(sorted_rows, return_inverse=True)
-            # Runs of consecutive rows (whole chunks, fold ranges) read fastest as slices;
-            # scattered rows go through one orthogonal selection that decodes each chunk once.
-            breaks = np.flatnonzero(np.diff(uniq) != 1) + 1
-            runs = np.split(uniq, breaks)
-            if len(runs) <= _MAX_SLICE_RUNS:
-                block = np.concatenate([arr[int(run[0]):int(run[-1]) + 1] for run in runs])
+            if rows.size > 1 and bool(np.all(np.diff(rows) > 0)):  # sorted and unique: no reordering copies
+                out = _read_rows(arr, rows)
             else:
-                block = arr.get_orthogonal_selection((uniq,))
-            picked = block[inverse]
-            out = np.empty_like(picked)
-            out[order] = picked
+                order = np.argsort(rows, kind="stable")
+                uniq, inverse = np.unique(rows[order], return_inverse=True)
+                picked = _read_rows(arr, uniq)[inverse]
+                out = np.empty_like(picked)
+                out[order] = picked
         if len(fidx) != out.shape[1]:
             out = out[:, fidx]
         return np.ascontiguousarray(out, dtype=np.float32)
