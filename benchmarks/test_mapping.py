@@ -182,3 +182,67 @@ def test_peak_memory(benchmark):
         "estimated_10k_map_scene_gib": (per_tile + 6 * 10_000**2) / 2**30,
         "estimated_10k_inputs_fs4_gib_if_in_ram": 11 * 4 * 10_000**2 / 2**30,
     })
+
+
+# --------------------------------------------------------------------------------------------
+# Dense / exact agreement on the simulator's scenes, and what refinement it takes to reach 99 %
+# --------------------------------------------------------------------------------------------
+
+AGREEMENT_SCENES = 12
+AGREEMENT_PX_PER_SCENE = 150
+REFINE_SHARES = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
+
+
+@pytest.mark.parametrize("weights", ["fs1/fold0_after.h5", "fs2/fold0_after.h5", "fs4/fold0_after.h5"])
+def test_dense_exact_agreement_on_synthetic_scenes(benchmark, weights):
+    """Pure dense vs exact classes on glacier pixels of the quick synthetic store's scenes.
+
+    Also the agreement after recomputing exactly the pixels with the smallest
+    :func:`robust_margin` (a share of them), which is what ``--refine-margin`` does, so the
+    speed cost of reaching a target agreement can be read off: hybrid px/s =
+    1 / (1 / dense + share / exact).
+    """
+    if not (PUBLISHED / weights).exists():
+        pytest.skip(f"published weights not available: {PUBLISHED / weights}")
+    from facies_bench.data.cache import resolve_store
+    from facies_bench.mapping.predict_scene import _ensemble_proba, robust_margin
+    from facies_bench.models import import_keras_weights
+
+    store = resolve_store(quick=True)
+    model = import_keras_weights(PUBLISHED / weights, norm_stats=store.path).eval()
+    channels = [schema.FEATURE_NAMES.index(f) for f in model.features]
+    rng = np.random.default_rng(0)
+    pad = 28
+
+    def run():
+        dense, inner, exact = [], [], []
+        with torch.inference_mode():
+            for scene_id in rng.choice(store.scene_ids, AGREEMENT_SCENES, replace=False):
+                scene = store.scene(scene_id)
+                outline = np.asarray(scene.outline) != 0
+                iy, ix = np.nonzero(outline)
+                pick = rng.choice(iy.size, min(AGREEMENT_PX_PER_SCENE, iy.size), replace=False)
+                iy, ix = iy[pick] + pad, ix[pick] + pad
+                window = read_window(np.asarray(scene.features)[channels], None, (0, outline.shape[0]),
+                                     (0, outline.shape[1]), pad=pad)
+                all_ch = [list(range(len(channels)))]
+                d, i = _ensemble_proba([model], ["dense"], all_ch, window, iy, ix, batch_size=512, with_inner=True)
+                dense.append(d)
+                inner.append(i)
+                exact.append(_ensemble_proba([model], ["exact"], all_ch, window, iy, ix, batch_size=512))
+        return [np.concatenate(a) for a in (dense, inner, exact)]
+
+    dense, inner, exact = benchmark.pedantic(run, rounds=1, iterations=1)
+    agree = dense.argmax(axis=1) == exact.argmax(axis=1)
+    order = np.argsort(robust_margin(dense, inner))
+    after = {}
+    for share in REFINE_SHARES:
+        fixed = agree.copy()
+        fixed[order[:int(round(share * agree.size))]] = True
+        after[str(share)] = float(fixed.mean())
+    benchmark.extra_info.update({
+        "weights": weights, "n_px": int(agree.size), "scenes": AGREEMENT_SCENES,
+        "dense_exact_agreement": float(agree.mean()), "agreement_after_refining_share": after,
+    })
+    print(f"\n{weights}: dense/exact agreement {agree.mean():.4f} on {agree.size} px; after refining "
+          + ", ".join(f"{float(k):.1%}: {v:.4f}" for k, v in after.items()))

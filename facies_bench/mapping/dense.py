@@ -31,13 +31,15 @@ published weights; ``benchmarks/test_mapping.py`` repeats it on 1,000 x 1,000):
 * A certificate (refine only pixels whose decision could flip) needs an upper bound of the
   per-patch ring activations; interval bounds through six 64-channel convolutions are vacuous,
   and the exact ``g`` exceeds the dense one in ~65-70 % of channels, so no cheap bound holds.
-* Pure dense agreement with exact per-patch classes: 99.4 % (fs4 fold 0), 92.7 % (fs1 fold 0),
-  0.67-0.84 for random PaperCNNs.  ``map_scene(refine_margin=t)`` recomputes exactly the pixels
-  whose :func:`~facies_bench.mapping.predict_scene.robust_margin` (worse of the margins at the
-  dense ``g`` and at its inner lower bound) is below ``t``; for fs1 reaching 99 % needs ~16 % of
-  pixels recomputed (~20 % with the plain probability margin), which makes the hybrid a few times
-  faster than per-patch inference, not 100x.  Hence pure dense is the default of
-  ``facies-bench map`` and ``--refine-margin`` is the opt-in for closer agreement.
+* Pure dense agreement with exact per-patch classes on the quick store's synthetic scenes
+  (``benchmarks/test_mapping.py::test_dense_exact_agreement_on_synthetic_scenes``, 1,800 glacier
+  pixels of 12 scenes): 94.4 / 97.1 / 97.3 % with the published fs1 / fs2 / fs4 fold-0 weights,
+  ~92 % for a quick-trained CNN, 0.67-0.84 for random PaperCNNs.  ``map_scene(refine_margin=t)``
+  recomputes exactly the pixels whose :func:`~facies_bench.mapping.predict_scene.robust_margin`
+  (worse of the margins at the dense ``g`` and at its inner lower bound) is below ``t``; reaching
+  99 % takes ~10 / 6 / 4 % of the pixels recomputed, and as exact costs ~260x a dense pixel, the
+  hybrid is then ~11-30x faster than per-patch inference, not 100x.  Hence pure dense is the
+  default of ``facies-bench map`` and ``--refine-margin`` is the opt-in for closer agreement.
 
 Work per pixel: scale 1 once, scale 2 over nine phase maps of a ninth of the pixels each, i.e.
 about the cost of six 3 x 3 convolutions per pixel instead of the ~1,200 pixel-convolutions of a
