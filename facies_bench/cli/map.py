@@ -16,7 +16,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         model: List[Path] = typer.Option(..., "--model", "-m", help="Checkpoint (from `evaluate` or `import-keras`); repeat to ensemble fold models."),
         output: Path = typer.Option(..., "--output", "-o", help="Facies GeoTIFF to write (uint8 codes, 255 = nodata, colour table)."),
         scene: Optional[Path] = typer.Option(None, "--scene", help="6-band optical GeoTIFF (blue, green, red, NIR, SWIR1, SWIR2 TOA reflectance)."),
-        outlines: Optional[Path] = typer.Option(None, "--outlines", help="Glacier outlines (GeoJSON; GeoPackage/shapefile need pyogrio)."),
+        outlines: Optional[Path] = typer.Option(None, "--outlines", help="Glacier outlines: GeoJSON, GeoPackage, shapefile (any OGR vector format)."),
         dem: Optional[Path] = typer.Option(None, "--dem", help="DEM (metres); needed when the model uses topographic features."),
         slope: Optional[Path] = typer.Option(None, "--slope", help="Slope raster (degrees) instead of deriving it."),
         shadow: Optional[Path] = typer.Option(None, "--shadow", help="Cast-shadow mask raster (0/1) instead of deriving it."),

@@ -6,7 +6,7 @@ when the caller asks for it (``resample=True``, ``--resample``): the mapper neve
 Nodata (the raster's nodata value, internal masks, NaN) becomes NaN.
 
 Outlines are GeoJSON (read with :mod:`json`; coordinates in the file's ``crs`` member or
-EPSG:4326 as RFC 7946 says) or, when ``pyogrio`` or ``fiona`` is installed, any OGR vector format
+EPSG:4326 as RFC 7946 says) or, through ``pyogrio``, any OGR vector format
 (GeoPackage, shapefile).  They are rasterised onto the scene grid with one positive id per
 outline feature, so elevation and proximity can be normalised per glacier.
 
@@ -387,8 +387,8 @@ def read_outlines(path: str | os.PathLike) -> tuple[list[dict[str, Any]], CRS]:
     """Glacier outline polygons (GeoJSON geometry dicts, one per feature) and their CRS.
 
     Raises:
-        RasterError: the file is missing, unreadable, has no polygons, or is not GeoJSON and
-            neither ``pyogrio`` nor ``fiona`` is installed.
+        RasterError: the file is missing, unreadable, has no CRS (a vector file other than
+            GeoJSON) or has no polygons.
     """
     path = Path(path)
     if not path.exists():
@@ -409,34 +409,28 @@ def read_outlines(path: str | os.PathLike) -> tuple[list[dict[str, Any]], CRS]:
 
 
 def _read_ogr(path: Path) -> tuple[list[dict[str, Any]], CRS]:
-    try:
-        import pyogrio
-    except ImportError:
-        pyogrio = None
-    if pyogrio is not None:
-        import shapely
+    """Polygons and CRS of any OGR vector file (GeoPackage, shapefile, ...) through pyogrio."""
+    import shapely
+    from pyogrio.errors import DataLayerError, DataSourceError
+    from pyogrio.raw import read
 
-        meta, _, geometry, _ = pyogrio.read(str(path), read_geometry=True)
-        geoms = [shapely.geometry.mapping(g) for g in shapely.from_wkb(geometry) if g is not None]
-        return geoms, CRS.from_user_input(meta["crs"])
     try:
-        import fiona
-    except ImportError:
-        msg = (f"Outline file {str(path)!r} is not GeoJSON ({', '.join(GEOJSON_SUFFIXES)}); reading {path.suffix or 'this format'} "
-               "needs the optional package pyogrio (pip install pyogrio) or fiona. Or convert it: "
-               "ogr2ogr -f GeoJSON outlines.geojson " + path.name)
-        raise RasterError(msg) from None
-    with fiona.open(str(path)) as layer:
-        geoms = [dict(f["geometry"]) if not hasattr(f["geometry"], "__geo_interface__") else f["geometry"].__geo_interface__
-                 for f in layer if f["geometry"] is not None]
-        return geoms, CRS.from_user_input(layer.crs_wkt)
+        meta, _, geometry, _ = read(str(path), read_geometry=True)
+    except (DataSourceError, DataLayerError, OSError, ValueError) as exc:
+        raise RasterError(f"Outline file {str(path)!r} cannot be read as a vector file: {exc}".rstrip(".") + ".") from exc
+    if not meta.get("crs"):
+        msg = (f"Outline file {str(path)!r} has no coordinate reference system (a shapefile needs its .prj "
+               "beside it); without one the outlines cannot be placed on the scene.")
+        raise RasterError(msg)
+    geoms = [shapely.geometry.mapping(g) for g in shapely.from_wkb(geometry) if g is not None]
+    return geoms, CRS.from_user_input(meta["crs"])
 
 
 def rasterise_outlines(path: str | os.PathLike, grid: RasterGrid, *, scene_path: str | None = None) -> np.ndarray:
     """Rasterise glacier outlines onto the scene grid.
 
     Args:
-        path: outline file (GeoJSON; GeoPackage / shapefile with pyogrio or fiona).
+        path: outline file (GeoJSON, GeoPackage, shapefile or any OGR vector format).
         grid: the scene grid.
         scene_path: the scene's path, for messages.
 

@@ -145,7 +145,7 @@ def map_rasters(models: Sequence[Any], scene: str | os.PathLike, outlines: str |
     Args:
         models: :class:`~facies_bench.models.FaciesModel` instances (ensembled).
         scene: 6-band optical GeoTIFF (TOA reflectance); its grid is the output grid.
-        outlines: glacier outlines (GeoJSON; GeoPackage / shapefile need pyogrio or fiona).
+        outlines: glacier outlines (GeoJSON, GeoPackage, shapefile or any OGR vector format).
         output: facies GeoTIFF to write.
         dem: DEM raster (metres), needed when a model uses DEM features that are not supplied.
         supplied: ``{feature name: raster path}`` for slope, shadow_mask, hillshade, proximity.

@@ -142,16 +142,39 @@ def test_outlines_outside_the_scene_are_an_error(tmp_path):
         rasterise_outlines(path, grid, scene_path="optical.tif")
 
 
-def test_non_geojson_outlines_need_pyogrio(tmp_path):
-    try:
-        import pyogrio  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("pyogrio is installed")
+def _write_ogr(path, rows, cols, *, crs=CRS):
+    """The rectangle of ``write_outline`` as an OGR vector file (GeoPackage, shapefile)."""
+    import shapely
+    from pyogrio.raw import write
+
+    x0, y0 = ORIGIN
+    box = shapely.box(x0 + cols[0] * PIXEL, y0 - rows[1] * PIXEL, x0 + cols[1] * PIXEL, y0 - rows[0] * PIXEL)
+    driver = {".gpkg": "GPKG", ".shp": "ESRI Shapefile"}[path.suffix]
+    write(str(path), np.array([shapely.to_wkb(box)], dtype=object), field_data=[np.array(["test"], dtype=object)],
+          fields=["name"], geometry_type="Polygon", crs=crs, driver=driver)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp"])
+def test_geopackage_and_shapefile_outlines_rasterise_like_geojson(tmp_path, suffix):
+    grid = _grid(20, 30)
+    expected = rasterise_outlines(write_outline(tmp_path / "o.geojson", (3, 12), (5, 25)), grid)
+    ids = rasterise_outlines(_write_ogr(tmp_path / f"o{suffix}", (3, 12), (5, 25)), grid)
+    np.testing.assert_array_equal(ids, expected)
+    assert ids.sum() == 9 * 20
+
+
+def test_shapefile_without_prj_is_an_error(tmp_path):
+    path = _write_ogr(tmp_path / "o.shp", (3, 12), (5, 25))
+    path.with_suffix(".prj").unlink()
+    with pytest.raises(RasterError, match=r"o\.shp.*no coordinate reference system"):
+        rasterise_outlines(path, _grid())
+
+
+def test_unreadable_vector_file_is_an_error(tmp_path):
     path = tmp_path / "outlines.gpkg"
     path.write_bytes(b"not really")
-    with pytest.raises(RasterError, match=r"outlines\.gpkg.*pyogrio"):
+    with pytest.raises(RasterError, match=r"outlines\.gpkg.*cannot be read as a vector file"):
         rasterise_outlines(path, _grid())
 
 
