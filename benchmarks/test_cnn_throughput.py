@@ -11,8 +11,10 @@ machine load), ``ROUNDS`` times each:
   (batch gather, normalisation, fused augmentation, focal loss with sample weights, Adam,
   cosine schedule, and the end-of-epoch validation pass), fp32 and bf16;
 * inference: ``FaciesModel.predict_proba`` on ``N_INFER`` raw patches, batch 512, fp32 and bf16
-  (the optimised path: batch norm folded, 64-patch chunks, bf16 weights for bf16), beside the
-  plain eager backbone on whole 512-patch batches under autocast (the path before the fold).
+  (the optimised path: batch norm folded, 64-patch chunks, bf16 weights for bf16), the same
+  through ``torch.compile`` (``compile=True``; compiled once in the warm-up round, as a long
+  prediction run amortises it), beside the plain eager backbone on whole 512-patch batches
+  under autocast (the path before the fold).
 
 Each figure is reported twice: from wall time, and "idle" from the process's CPU time divided by
 ``THREADS`` -- what the run would take on an otherwise idle machine, as long as the threads scale
@@ -81,6 +83,8 @@ def _cases(data) -> dict[str, tuple[str, int, Callable[[], object]]]:
     x = torch.from_numpy(patches)
     for precision in ("fp32", "bf16"):
         cases[f"infer {precision}"] = ("infer", N_INFER, lambda p=precision: model.predict_proba(patches, batch_size=BATCH, precision=p))
+        cases[f"infer {precision} compiled"] = ("infer", N_INFER, lambda p=precision: model.predict_proba(
+            patches, batch_size=BATCH, precision=p, compile=True))
 
         def eager(p: str = precision) -> None:
             with torch.inference_mode(), autocast_context(torch.device("cpu"), p):

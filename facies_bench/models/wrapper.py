@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -18,6 +19,8 @@ from torch import nn
 
 from facies_bench import schema
 from facies_bench.errors import UnknownNameError
+
+log = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -178,13 +181,19 @@ class FaciesModel(nn.Module):
             raise ValueError(msg)
 
     def iter_logits(self, patches: np.ndarray | torch.Tensor, *, batch_size: int = 1024, precision: str = "fp32",
-                    device: str | torch.device | None = None, channels_last: bool = True) -> Iterator[torch.Tensor]:
+                    device: str | torch.device | None = None, channels_last: bool = True,
+                    compile: bool = False) -> Iterator[torch.Tensor]:
         """Yield (b, K) float32 logits batch by batch (no autograd).
 
         In eval mode on the CPU the backbone runs as an inference copy: batch norm folded into
         the convolutions (:func:`fold_batchnorm`) and, for ``precision="bf16"``, bf16 weights
         and activations throughout (instead of autocast's per-call weight casts); each batch
-        is fed in chunks of :data:`INFERENCE_CHUNK` patches.
+        is fed in chunks of :data:`INFERENCE_CHUNK` patches.  With ``compile`` that copy also
+        goes through ``torch.compile`` (Inductor fuses the element-wise ELU and pooling work
+        that eager mode runs as separate passes: about 1.15x on the paper's CNN in bf16).  The
+        compiled copy is kept until the weights change; compiling takes 5-30 s and needs a C++
+        compiler, so it pays off from about 50,000 patches.  If compiling fails the eager copy
+        is used, with a warning.
         """
         self._check_patches(patches)
         autocast_context(torch.device("cpu"), precision)  # validates precision
@@ -192,21 +201,54 @@ class FaciesModel(nn.Module):
         data = torch.as_tensor(patches)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         net, dtype, ctx, chunk = self.backbone, torch.float32, autocast_context(dev, precision), int(batch_size)
+        compiled = False
         if dev.type == "cpu" and not self.backbone.training:
-            net, ctx, chunk = fold_batchnorm(self.backbone), contextlib.nullcontext(), min(chunk, INFERENCE_CHUNK)
-            if precision == "bf16":
-                net = (copy.deepcopy(net) if net is self.backbone else net).to(torch.bfloat16)
-                dtype = torch.bfloat16
-            net = net.to(dev, memory_format=fmt)
+            dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+            (net, compiled), ctx, chunk = self._inference_net(dtype, dev, fmt, compile), contextlib.nullcontext(), min(chunk, INFERENCE_CHUNK)
         with torch.inference_mode(), ctx:
             for start in range(0, data.shape[0], int(batch_size)):
                 xb = data[start:start + int(batch_size)].to(dev, torch.float32, non_blocking=True)
-                xb = self.normalize(xb)
-                parts = [net(xb[i:i + chunk].to(dtype).contiguous(memory_format=fmt)).float() for i in range(0, xb.shape[0], chunk)]
+                parts = []
+                for i in range(0, xb.shape[0], chunk):
+                    # normalised chunk by chunk, while it is in cache; one copy to dtype and layout
+                    part = self.normalize(xb[i:i + chunk]).to(dtype=dtype, memory_format=fmt)
+                    n = part.shape[0]
+                    if compiled and n < chunk:  # one static shape: no recompilation for the tail
+                        part = torch.cat([part, part.new_zeros((chunk - n, *part.shape[1:]))]).contiguous(memory_format=fmt)
+                    parts.append(net(part)[:n].float())
                 yield parts[0] if len(parts) == 1 else torch.cat(parts)
 
+    def _inference_net(self, dtype: torch.dtype, device: torch.device, fmt: torch.memory_format,
+                       compile: bool) -> tuple[nn.Module, bool]:
+        """The folded (and optionally compiled) inference copy of the backbone, and whether it is
+        compiled; compiled copies are cached."""
+        try:
+            weights = tuple((t.data_ptr(), t._version) for t in (*self.backbone.parameters(), *self.backbone.buffers()))
+        except RuntimeError:  # inference tensors carry no version counter: do not cache
+            weights = object()
+        key = (dtype, str(device), fmt, weights)
+        cached = self.__dict__.get("_compiled_inference")
+        if compile and cached is not None and cached[0] == key:
+            return cached[1], True
+        net = fold_batchnorm(self.backbone)
+        if dtype == torch.bfloat16:
+            net = (copy.deepcopy(net) if net is self.backbone else net).to(torch.bfloat16)
+        net = net.to(device, memory_format=fmt)
+        if not compile:
+            return net, False
+        compiled = torch.compile(net, dynamic=False)
+        try:
+            with torch.inference_mode():
+                compiled(torch.zeros((INFERENCE_CHUNK, self.in_channels, schema.PATCH_SIZE, schema.PATCH_SIZE),
+                                     dtype=dtype, device=device).contiguous(memory_format=fmt))
+        except Exception as exc:  # Inductor needs a working C++ toolchain; fall back rather than fail
+            log.warning("torch.compile failed (%s: %s); predicting with the eager inference copy.", type(exc).__name__, exc)
+            return net, False
+        self.__dict__["_compiled_inference"] = (key, compiled)  # not a submodule: stays out of state_dict
+        return compiled, True
+
     def predict_proba(self, patches: np.ndarray | torch.Tensor, *, batch_size: int = 1024, precision: str = "fp32",
-                      device: str | torch.device | None = None) -> np.ndarray:
+                      device: str | torch.device | None = None, compile: bool = False) -> np.ndarray:
         """Softmax probabilities for raw patches.
 
         Args:
@@ -214,6 +256,7 @@ class FaciesModel(nn.Module):
             batch_size: patches per forward pass.
             precision: ``"fp32"`` or ``"bf16"`` (autocast).
             device: where to run; defaults to where the model's parameters are.
+            compile: run a ``torch.compile``-d inference copy (see :meth:`iter_logits`).
 
         Returns:
             (N, K) float32 probabilities in ``schema.CLASSES`` order.
@@ -221,10 +264,15 @@ class FaciesModel(nn.Module):
         The model is switched to eval mode (and left there).
         """
         self.eval()
-        out = [torch.softmax(logits, dim=1).cpu() for logits in self.iter_logits(patches, batch_size=batch_size, precision=precision, device=device)]
+        out = [torch.softmax(logits, dim=1).cpu() for logits in self.iter_logits(patches, batch_size=batch_size, precision=precision, device=device, compile=compile)]
         if not out:
             return np.empty((0, self.n_classes), np.float32)
         return torch.cat(out).numpy().astype(np.float32, copy=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_compiled_inference", None)  # compiled code neither pickles nor deep-copies
+        return state
 
     def extra_repr(self) -> str:
         return f"model_name={self.model_name!r}, features={list(self.features)}, normalised_input={self.normalised_input}"
