@@ -118,7 +118,6 @@ class Scene:
 # --------------------------------------------------------------------------------------------
 
 
-
 def _read_rows(arr: zarr.Array, rows: np.ndarray) -> np.ndarray:
     """Rows (sorted, unique) of a patch array.
 
@@ -137,6 +136,7 @@ def _read_rows(arr: zarr.Array, rows: np.ndarray) -> np.ndarray:
         return await asyncio.gather(*(arr.async_array.getitem(slice(int(r[0]), int(r[-1]) + 1)) for r in runs))
 
     return np.concatenate(_zarr_sync(read_all()))
+
 
 class FaciesStore:
     """A facies dataset store opened for reading (and, with ``mode="r+"``, adding label variants).

@@ -204,7 +204,8 @@ class FaciesModel(nn.Module):
         compiled = False
         if dev.type == "cpu" and not self.backbone.training:
             dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-            (net, compiled), ctx, chunk = self._inference_net(dtype, dev, fmt, compile), contextlib.nullcontext(), min(chunk, INFERENCE_CHUNK)
+            ctx, chunk = contextlib.nullcontext(), min(chunk, INFERENCE_CHUNK)
+            net, compiled = self._inference_net(dtype, dev, fmt, compile, chunk=chunk, size=tuple(data.shape[2:]))
         with torch.inference_mode(), ctx:
             for start in range(0, data.shape[0], int(batch_size)):
                 xb = data[start:start + int(batch_size)].to(dev, torch.float32, non_blocking=True)
@@ -218,15 +219,16 @@ class FaciesModel(nn.Module):
                     parts.append(net(part)[:n].float())
                 yield parts[0] if len(parts) == 1 else torch.cat(parts)
 
-    def _inference_net(self, dtype: torch.dtype, device: torch.device, fmt: torch.memory_format,
-                       compile: bool) -> tuple[nn.Module, bool]:
+    def _inference_net(self, dtype: torch.dtype, device: torch.device, fmt: torch.memory_format, compile: bool, *,
+                       chunk: int = INFERENCE_CHUNK, size: tuple[int, ...] = (schema.PATCH_SIZE, schema.PATCH_SIZE)
+                       ) -> tuple[nn.Module, bool]:
         """The folded (and optionally compiled) inference copy of the backbone, and whether it is
         compiled; compiled copies are cached."""
         try:
             weights = tuple((t.data_ptr(), t._version) for t in (*self.backbone.parameters(), *self.backbone.buffers()))
         except RuntimeError:  # inference tensors carry no version counter: do not cache
             weights = object()
-        key = (dtype, str(device), fmt, weights)
+        key = (dtype, str(device), fmt, chunk, size, weights)
         cached = self.__dict__.get("_compiled_inference")
         if compile and cached is not None and cached[0] == key:
             return cached[1], True
@@ -239,8 +241,7 @@ class FaciesModel(nn.Module):
         compiled = torch.compile(net, dynamic=False)
         try:
             with torch.inference_mode():
-                compiled(torch.zeros((INFERENCE_CHUNK, self.in_channels, schema.PATCH_SIZE, schema.PATCH_SIZE),
-                                     dtype=dtype, device=device).contiguous(memory_format=fmt))
+                compiled(torch.zeros((chunk, self.in_channels, *size), dtype=dtype, device=device).contiguous(memory_format=fmt))
         except Exception as exc:  # Inductor needs a working C++ toolchain; fall back rather than fail
             log.warning("torch.compile failed (%s: %s); predicting with the eager inference copy.", type(exc).__name__, exc)
             return net, False

@@ -167,3 +167,20 @@ def test_summary_counts(tiny_store):
     assert summary["n_samples"] == len(tiny_store)
     assert sum(summary["classes"].values()) == len(tiny_store)
     assert set(summary["folds"]) == {str(k) for k in range(6)}
+
+
+def test_every_read_path_returns_the_rows_asked_for(tiny_store):
+    all_patches = tiny_store.read_patches(slice(None))
+    n = len(all_patches)
+    rng = np.random.default_rng(0)
+    chunk = tiny_store.patches.chunks[0]
+    assert n > 3 * chunk  # several chunks, so runs span chunk borders
+    cases = {
+        "one run": np.arange(5, 5 + chunk + 3),
+        "a few runs (read concurrently)": np.concatenate([np.arange(0, 4), np.arange(chunk - 2, chunk + 5), [n - 1]]),
+        "scattered (orthogonal selection)": np.sort(rng.choice(n, min(n, 200), replace=False)),
+        "unsorted with repeats": rng.integers(0, n, 150),
+        "single row": np.array([n // 2]),
+    }
+    for name, rows in cases.items():
+        np.testing.assert_array_equal(tiny_store.read_patches(rows), all_patches[rows], err_msg=name)
