@@ -37,8 +37,8 @@ published weights; ``benchmarks/test_mapping.py`` repeats it on 1,000 x 1,000):
   ~92 % for a quick-trained CNN, 0.67-0.84 for random PaperCNNs.  ``map_scene(refine_margin=t)``
   recomputes exactly the pixels whose :func:`~facies_bench.mapping.predict_scene.robust_margin`
   (worse of the margins at the dense ``g`` and at its inner lower bound) is below ``t``; reaching
-  99 % takes ~10 / 6 / 4 % of the pixels recomputed, and as exact costs ~260x a dense pixel, the
-  hybrid is then ~11-30x faster than per-patch inference, not 100x.  Hence pure dense is the
+  99 % takes ~10 / 6 / 4 % of the pixels recomputed, and as an exact pixel costs ~100x a dense one,
+  the hybrid is then ~25-55x faster than one-patch-per-pixel inference, not 100x.  Hence pure dense is the
   default of ``facies-bench map`` and ``--refine-margin`` is the opt-in for closer agreement.
 
 Work per pixel: scale 1 once, scale 2 over nine phase maps of a ninth of the pixels each, i.e.

@@ -114,7 +114,8 @@ def _model_logits(model: Any, window_raw: np.ndarray, rows: np.ndarray, cols: np
     out = []
     for start in range(0, rows.size, batch_size):
         patches = gather_patches(window, rows[start:start + batch_size], cols[start:start + batch_size])
-        out.append(model.backbone(torch.from_numpy(patches)).float())
+        # the model's inference path: batch norm folded, channels-last, cache-sized chunks
+        out += list(model.iter_logits(patches, batch_size=batch_size, normalised=True))
     logits = torch.cat(out) if out else torch.empty((0, model.n_classes))
     return (logits, logits) if with_inner else logits
 

@@ -182,8 +182,11 @@ class FaciesModel(nn.Module):
 
     def iter_logits(self, patches: np.ndarray | torch.Tensor, *, batch_size: int = 1024, precision: str = "fp32",
                     device: str | torch.device | None = None, channels_last: bool = True,
-                    compile: bool = False) -> Iterator[torch.Tensor]:
+                    compile: bool = False, normalised: bool = False) -> Iterator[torch.Tensor]:
         """Yield (b, K) float32 logits batch by batch (no autograd).
+
+        ``patches`` are raw, unless ``normalised`` says they are already min-max normalised with
+        this model's statistics (as the mapper's windows are).
 
         In eval mode on the CPU the backbone runs as an inference copy: batch norm folded into
         the convolutions (:func:`fold_batchnorm`) and, for ``precision="bf16"``, bf16 weights
@@ -212,7 +215,8 @@ class FaciesModel(nn.Module):
                 parts = []
                 for i in range(0, xb.shape[0], chunk):
                     # normalised chunk by chunk, while it is in cache; one copy to dtype and layout
-                    part = self.normalize(xb[i:i + chunk]).to(dtype=dtype, memory_format=fmt)
+                    part = xb[i:i + chunk] if normalised else self.normalize(xb[i:i + chunk])
+                    part = part.to(dtype=dtype, memory_format=fmt)
                     n = part.shape[0]
                     if compiled and n < chunk:  # one static shape: no recompilation for the tail
                         part = torch.cat([part, part.new_zeros((chunk - n, *part.shape[1:]))]).contiguous(memory_format=fmt)
