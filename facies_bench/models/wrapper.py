@@ -227,30 +227,33 @@ class FaciesModel(nn.Module):
                        chunk: int = INFERENCE_CHUNK, size: tuple[int, ...] = (schema.PATCH_SIZE, schema.PATCH_SIZE)
                        ) -> tuple[nn.Module, bool]:
         """The folded (and optionally compiled) inference copy of the backbone, and whether it is
-        compiled; compiled copies are cached."""
-        try:
-            weights = tuple((t.data_ptr(), t._version) for t in (*self.backbone.parameters(), *self.backbone.buffers()))
-        except RuntimeError:  # inference tensors carry no version counter: do not cache
-            weights = object()
-        key = (dtype, str(device), fmt, chunk, size, weights)
-        cached = self.__dict__.get("_compiled_inference")
-        if compile and cached is not None and cached[0] == key:
-            return cached[1], True
+        compiled.  A compiled copy, or a failed attempt, is remembered until the weights change."""
+        key = None
+        if compile:
+            try:
+                weights = tuple((t.data_ptr(), t._version) for t in (*self.backbone.parameters(), *self.backbone.buffers()))
+                key = (dtype, str(device), fmt, chunk, size, weights)
+            except RuntimeError:  # inference tensors carry no version counter: nothing to cache on
+                pass
+            cached = self.__dict__.get("_compiled_inference")
+            if key is not None and cached is not None and cached[0] == key and cached[1] is not None:
+                return cached[1], True
         net = fold_batchnorm(self.backbone)
         if dtype == torch.bfloat16:
             net = (copy.deepcopy(net) if net is self.backbone else net).to(torch.bfloat16)
         net = net.to(device, memory_format=fmt)
-        if not compile:
-            return net, False
+        if not compile or (key is not None and self.__dict__.get("_compiled_inference", (None,))[0] == key):
+            return net, False  # not asked for, or compiling these weights failed before
         compiled = torch.compile(net, dynamic=False)
         try:
             with torch.inference_mode():
                 compiled(torch.zeros((chunk, self.in_channels, *size), dtype=dtype, device=device).contiguous(memory_format=fmt))
         except Exception as exc:  # Inductor needs a working C++ toolchain; fall back rather than fail
             log.warning("torch.compile failed (%s: %s); predicting with the eager inference copy.", type(exc).__name__, exc)
-            return net, False
-        self.__dict__["_compiled_inference"] = (key, compiled)  # not a submodule: stays out of state_dict
-        return compiled, True
+            compiled = None
+        if key is not None:
+            self.__dict__["_compiled_inference"] = (key, compiled)  # not a submodule: stays out of state_dict
+        return (net, False) if compiled is None else (compiled, True)
 
     def predict_proba(self, patches: np.ndarray | torch.Tensor, *, batch_size: int = 1024, precision: str = "fp32",
                       device: str | torch.device | None = None, compile: bool = False) -> np.ndarray:
