@@ -26,7 +26,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         sun_elevation: Optional[float] = typer.Option(None, "--sun-elevation", help="Sun elevation, degrees (default: scene metadata)."),
         calibration: Optional[Path] = typer.Option(None, "--calibration", help="Calibrator file (JSON from the evaluator, or a published .pickle)."),
         calibration_fold: Optional[int] = typer.Option(None, "--calibration-fold", help="Use this fold's calibrator for every model."),
-        mode: str = typer.Option("dense", "--mode", help="dense (fast, fully convolutional; agrees with exact on ~93-99.5% of pixels) or exact (per patch, ~200x slower)."),
+        mode: str = typer.Option("dense", "--mode", help="dense (fast, fully convolutional; agrees with exact on ~92-97% of glacier pixels) or exact (per patch, ~100x slower)."),
         refine_margin: Optional[float] = typer.Option(None, "--refine-margin", help="Dense mode: recompute exactly the pixels whose robust probability margin is below this (e.g. 0.3; slower, closer to exact)."),
         workdir: Optional[Path] = typer.Option(None, "--workdir", help="Directory for temporary band files (default: system temp)."),
         resample: bool = typer.Option(False, "--resample", help="Reproject auxiliary rasters onto the optical grid."),

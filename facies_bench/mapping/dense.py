@@ -21,8 +21,7 @@ in its 3-px border band, the pooled map in its outer ring, and the scale-2 map i
 within 3 cells of the border: only the inner 3 x 3 of the 121 scale-2 cells are shared between
 neighbouring patches (their maximum, ``with_inner=True``, is a lower bound of the exact ``g``).
 
-What is and is not achievable (measured on 200 x 200 synthetic scenes, 1,500 pixels, the
-published weights; ``benchmarks/test_mapping.py`` repeats it on 1,000 x 1,000):
+What is and is not achievable (measured with the published weights; ``benchmarks/test_mapping.py``):
 
 * Exact ``g`` cannot be had cheaply.  The four corner blocks (4 x 4 cells each, 64 of the 121)
   depend on both the patch's top and left (etc.) border positions, so they are unique to every
