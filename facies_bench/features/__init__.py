@@ -5,13 +5,15 @@ from facies_bench.features.terrain import (
     cast_shadow_mask,
     compute_feature_stack,
     hillshade,
+    in_sun_mask,
     normalise_per_glacier,
+    proximity_feature,
     proximity_to_outline,
     slope_degrees,
     solar_position,
 )
 
 __all__ = [
-    "aspect_degrees", "cast_shadow_mask", "compute_feature_stack", "hillshade", "normalise_per_glacier",
-    "proximity_to_outline", "slope_degrees", "solar_position",
+    "aspect_degrees", "cast_shadow_mask", "compute_feature_stack", "hillshade", "in_sun_mask", "normalise_per_glacier",
+    "proximity_feature", "proximity_to_outline", "slope_degrees", "solar_position",
 ]

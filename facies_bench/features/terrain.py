@@ -16,6 +16,15 @@ glacier outline) normalised per glacier.  The methods here are the standard GIS 
   rises above the sun ray, as python-dem-shadows does; here whole arrays are shifted one step
   at a time so the loop runs over distance, not pixels;
 * proximity: Euclidean distance transform of the glacier mask (``scipy.ndimage``);
+
+Two conventions follow the authors' code rather than what the names suggest (issue 14; the
+published models' first-layer statistics agree, see ``docs/published_models.md``):
+
+* the shadow-mask feature is the *in-sun* array of ``python-dem-shadows``' ``project_shadows``:
+  1 = lit, 0 = in a cast shadow (:func:`in_sun_mask`); :func:`cast_shadow_mask` stays the
+  physical "is this pixel shadowed" function the simulator uses for illumination;
+* proximity is the distance to the outline divided by the glacier's largest distance, as the
+  authors' ``apply.py`` does (:func:`proximity_feature`), not a per-glacier min-max.
 * solar position: NOAA's general solar position equations with Spencer's (1971) Fourier
   series for the equation of time and declination (accurate to a fraction of a degree).
 """
@@ -30,8 +39,8 @@ from scipy import ndimage
 from facies_bench import schema
 
 __all__ = [
-    "aspect_degrees", "cast_shadow_mask", "compute_feature_stack", "hillshade", "normalise_per_glacier",
-    "proximity_to_outline", "slope_degrees", "solar_position",
+    "aspect_degrees", "cast_shadow_mask", "compute_feature_stack", "hillshade", "in_sun_mask", "normalise_per_glacier",
+    "proximity_feature", "proximity_to_outline", "slope_degrees", "solar_position",
 ]
 
 
@@ -155,6 +164,35 @@ def cast_shadow_mask(dem: np.ndarray, pixel_size: float, *, sun_azimuth: float, 
     return shadow
 
 
+def in_sun_mask(dem: np.ndarray, pixel_size: float, *, sun_azimuth: float, sun_elevation: float) -> np.ndarray:
+    """The shadow-mask feature: 1 where the sun reaches the pixel, 0 in a cast shadow.
+
+    This is the polarity of ``python-dem-shadows``' ``project_shadows``, which the authors fed
+    to their models unchanged ("Shadow mask (0/1)" in their ``apply.py``).
+
+    Returns:
+        (H, W) float32, ``1 - cast_shadow_mask(...)``.
+    """
+    shadowed = cast_shadow_mask(dem, pixel_size, sun_azimuth=sun_azimuth, sun_elevation=sun_elevation)
+    return (~shadowed).astype(np.float32)
+
+
+def proximity_feature(glacier_mask: np.ndarray, pixel_size: float) -> np.ndarray:
+    """The proximity feature of one glacier: distance to its outline over the largest such distance.
+
+    Args:
+        glacier_mask: (H, W) bool, True inside the glacier.
+        pixel_size: pixel side in metres.
+
+    Returns:
+        (H, W) float32 in (0, 1] inside the glacier (its most interior pixel gets 1, a margin
+        pixel ``pixel_size / max``), 0 outside; all zeros for an empty mask.
+    """
+    distance = proximity_to_outline(glacier_mask, pixel_size)
+    top = float(distance.max(initial=0.0))
+    return (distance / top).astype(np.float32) if top > 0 else distance
+
+
 def proximity_to_outline(outline_mask: np.ndarray, pixel_size: float) -> np.ndarray:
     """Distance from each glacier pixel to the glacier outline.
 
@@ -258,8 +296,8 @@ def compute_feature_stack(optical: np.ndarray, dem: np.ndarray, outline: np.ndar
 
     Returns:
         (11, H, W) float32: the six bands, elevation normalised per glacier, slope (degrees),
-        cast-shadow mask (0/1), hillshade [0, 1], proximity normalised per glacier ([0, 1]
-        inside, 0 outside).
+        in-sun mask (1 = lit, 0 = cast shadow), hillshade [0, 1], proximity (distance over the
+        glacier's largest distance, 0 outside).
     """
     optical = np.asarray(optical, dtype=np.float32)
     dem = _check_dem(dem, pixel_size)
@@ -284,7 +322,7 @@ def compute_feature_stack(optical: np.ndarray, dem: np.ndarray, outline: np.ndar
     if len(labels) == 1:
         mask = ids == labels[0]
         elevation = normalise_per_glacier(dem, mask)
-        proximity = np.where(mask, normalise_per_glacier(proximity_to_outline(mask, pixel_size), mask), 0)
+        proximity = proximity_feature(mask, pixel_size)
     elif labels:
         # nearest glacier decides how an outside pixel's elevation is normalised
         _, (near_r, near_c) = ndimage.distance_transform_edt(ids == 0, return_indices=True)
@@ -292,12 +330,12 @@ def compute_feature_stack(optical: np.ndarray, dem: np.ndarray, outline: np.ndar
         for gid in labels:
             mask = ids == gid
             elevation = np.where(nearest == gid, normalise_per_glacier(dem, mask), elevation)
-            proximity = np.where(mask, normalise_per_glacier(proximity_to_outline(mask, pixel_size), mask), proximity)
+            proximity = np.where(mask, proximity_feature(mask, pixel_size), proximity)
     else:
         lo, hi = float(np.nanmin(dem)), float(np.nanmax(dem))
         elevation = ((dem - lo) / (hi - lo if hi > lo else 1.0)).astype(np.float32)
     slope = slope_degrees(dem, pixel_size)
-    shadow = cast_shadow_mask(dem, pixel_size, sun_azimuth=sun_azimuth, sun_elevation=sun_elevation)
+    lit = in_sun_mask(dem, pixel_size, sun_azimuth=sun_azimuth, sun_elevation=sun_elevation)
     shade = hillshade(dem, pixel_size, sun_azimuth=sun_azimuth, sun_elevation=sun_elevation)
-    stack = np.concatenate([optical, np.stack([elevation, slope, shadow.astype(np.float32), shade, proximity])])
+    stack = np.concatenate([optical, np.stack([elevation, slope, lit, shade, proximity])])
     return stack.astype(np.float32, copy=False)

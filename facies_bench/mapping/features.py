@@ -11,7 +11,9 @@ block so memory stays bounded on large scenes, and gives the same values (checke
 * elevation normalised per glacier: per-glacier DEM minimum and maximum gathered block by
   block; a pixel outside the outlines is normalised like its nearest glacier (searched within
   :data:`NEAREST_HALO` px, farther pixels never enter a glacier pixel's patch);
-* proximity normalised per glacier: each glacier's distance transform on its bounding box.
+* proximity (distance over the glacier's largest distance): each glacier's distance transform
+  on its bounding box;
+* the shadow mask in the authors' polarity, 1 = lit, 0 = cast shadow.
 
 With a ``workdir`` the bands are :class:`~facies_bench.mapping.io.DiskBand` files there,
 otherwise in-memory arrays.  Working memory is a few blocks of rows plus the largest glacier's
@@ -155,7 +157,7 @@ def _glacier_labels(ids: np.ndarray) -> np.ndarray:
 
 
 def _derive_proximity(ids: np.ndarray, out: np.ndarray | DiskBand, *, pixel_size: float) -> None:
-    """Distance to the outline, normalised per glacier, each glacier on its bounding box (+1 px).
+    """Distance to the outline over the glacier's largest distance, each glacier on its bounding box (+1 px).
 
     The box grown by one pixel (clipped to the scene) holds the nearest non-glacier pixel of every
     pixel inside it, so the distances equal those of the whole-scene transform.
@@ -167,7 +169,7 @@ def _derive_proximity(ids: np.ndarray, out: np.ndarray | DiskBand, *, pixel_size
         rs = slice(max(box[0].start - 1, 0), min(box[0].stop + 1, height))
         cs = slice(max(box[1].start - 1, 0), min(box[1].stop + 1, width))
         mask = ids[rs, cs] == gid
-        prox = terrain.normalise_per_glacier(terrain.proximity_to_outline(mask, pixel_size), mask)
+        prox = terrain.proximity_feature(mask, pixel_size)
         current = np.asarray(out[rs, cs])
         out[rs, cs] = np.where(mask, prox, current)
 
@@ -216,11 +218,11 @@ def _nan_range(dem: Any, height: int, step: int) -> tuple[float, float]:
 
 def _derive_shadow(dem: Any, out: np.ndarray | DiskBand, *, pixel_size: float, sun_azimuth: float,
                    sun_elevation: float, step: int) -> None:
-    """Cast shadows block by block, each block with the rows its sun rays can reach."""
+    """The in-sun mask (1 = lit, 0 = cast shadow) block by block, each block with the rows its sun rays can reach."""
     height, width = dem.shape
     if sun_elevation <= 0:
         for r0 in range(0, height, step):
-            out[r0:r0 + step] = _with_nodata(np.ones((min(step, height - r0), width), np.float32), dem[r0:r0 + step])
+            out[r0:r0 + step] = _with_nodata(np.zeros((min(step, height - r0), width), np.float32), dem[r0:r0 + step])
         return
     lo, hi = _nan_range(dem, height, step)
     relief = hi - lo if np.isfinite(hi - lo) else 0.0
@@ -235,6 +237,6 @@ def _derive_shadow(dem: Any, out: np.ndarray | DiskBand, *, pixel_size: float, s
     for r0 in range(0, height, rows):
         r1 = min(r0 + rows, height)
         a, b = (max(r0 - reach, 0), r1) if towards_north else (r0, min(r1 + reach, height))
-        block = terrain.cast_shadow_mask(np.asarray(dem[a:b], dtype=np.float64), pixel_size, sun_azimuth=sun_azimuth,
-                                         sun_elevation=sun_elevation)
-        out[r0:r1] = _with_nodata(block[r0 - a:r0 - a + (r1 - r0)].astype(np.float32), dem[r0:r1])
+        block = terrain.in_sun_mask(np.asarray(dem[a:b], dtype=np.float64), pixel_size, sun_azimuth=sun_azimuth,
+                                    sun_elevation=sun_elevation)
+        out[r0:r1] = _with_nodata(block[r0 - a:r0 - a + (r1 - r0)], dem[r0:r1])

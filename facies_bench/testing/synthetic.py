@@ -44,9 +44,10 @@ def _tiny_scene(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.nda
     elevation = (dem - dem.min()) / (dem.max() - dem.min())
     slope = np.degrees(np.arctan(np.hypot(*np.gradient(dem, schema.PIXEL_SIZE_M)))).astype(np.float32)
     shadow = (facies == 4).astype(np.float32)
+    lit = 1.0 - shadow  # the authors' shadow-mask polarity: 1 = lit
     hillshade = np.clip(0.7 - 0.5 * shadow + 0.05 * rng.standard_normal((size, size)), 0, 1).astype(np.float32)
     proximity = np.minimum.reduce([xx, 1 - xx, yy, 1 - yy]).astype(np.float32) * 2
-    features = np.concatenate([optical, np.stack([elevation, slope, shadow, hillshade, proximity])]).astype(np.float32)
+    features = np.concatenate([optical, np.stack([elevation, slope, lit, hillshade, proximity])]).astype(np.float32)
     outline = np.ones((size, size), bool)
     return features, outline, dem.astype(np.float32), facies
 

@@ -133,10 +133,17 @@ def test_compute_feature_stack_order_and_values():
     idx = {n: i for i, n in enumerate(schema.FEATURE_NAMES)}
     assert stack[idx["elevation"]][outline].min() == 0 and stack[idx["elevation"]][outline].max() == pytest.approx(1)
     np.testing.assert_allclose(stack[idx["slope"]], slope_degrees(dem, PIX))
-    assert set(np.unique(stack[idx["shadow_mask"]])) <= {0.0, 1.0}
+    # the shadow mask is python-dem-shadows' in-sun array: 1 = lit, 0 = cast shadow
+    np.testing.assert_array_equal(stack[idx["shadow_mask"]],
+                                  1.0 - cast_shadow_mask(dem, PIX, sun_azimuth=150.0, sun_elevation=40.0))
+    # elevation is min-max over the glacier's pixels (matches the authors' apply.py)
+    np.testing.assert_allclose(stack[idx["elevation"]][outline],
+                               (dem[outline] - dem[outline].min()) / (dem[outline].max() - dem[outline].min()), rtol=1e-5)
     np.testing.assert_allclose(stack[idx["hillshade"]], hillshade(dem, PIX, sun_azimuth=150.0, sun_elevation=40.0))
     prox = stack[idx["proximity"]]
     assert prox[~outline].max() == 0 and prox[outline].max() == pytest.approx(1)
+    distance = proximity_to_outline(outline, PIX)
+    np.testing.assert_allclose(prox[outline], distance[outline] / distance.max(), rtol=1e-6)  # apply.py: d / max(d)
     with pytest.raises(ValueError, match="optical"):
         compute_feature_stack(optical[:5], dem, outline, pixel_size=PIX, sun_azimuth=150.0, sun_elevation=40.0)
 

@@ -8,6 +8,7 @@ from rasterio.transform import from_origin
 
 from facies_bench import schema
 from facies_bench.errors import RasterError
+from facies_bench.features.terrain import proximity_to_outline
 from facies_bench.mapping import NODATA_CLASS, map_scene, remove_islands, score_scene_map, smooth_classes
 from facies_bench.mapping.features import build_feature_bands
 from facies_bench.mapping.io import RasterGrid, read_aligned
@@ -43,12 +44,12 @@ def test_step_casts_a_shadow_along_the_sun_azimuth():
     dem[:20] = 100.0  # a 100 m cliff facing south; sun from the north at 45 deg -> 10 px shadow
     bands = build_feature_bands(np.full((6, H, W), 0.5, np.float32), _ids(), needed=("shadow_mask", "hillshade"),
                                 pixel_size=10.0, dem=dem, sun_azimuth=0.0, sun_elevation=45.0)
-    shadow = bands["shadow_mask"]
-    assert shadow[20:29, :].all() and not shadow[31:, :].any() and not shadow[:20, :].any()
+    lit = bands["shadow_mask"]  # the authors' polarity: 1 = lit, 0 = cast shadow
+    assert not lit[20:29, :].any() and lit[31:, :].all() and lit[:20, :].all()
     assert bands["hillshade"][35, 20] == pytest.approx(np.sin(np.radians(45.0)), abs=1e-6)
 
 
-def test_supplied_rasters_win_and_proximity_is_normalised_per_glacier():
+def test_supplied_rasters_win_and_proximity_is_distance_over_its_maximum_per_glacier():
     ids = np.zeros((H, W), np.int32)
     ids[2:12, 2:12] = 1
     ids[20:38, 15:39] = 2
@@ -58,7 +59,10 @@ def test_supplied_rasters_win_and_proximity_is_normalised_per_glacier():
     assert (bands["slope"] == 7.0).all()
     for gid in (1, 2):
         prox = bands["proximity"][ids == gid]
-        assert prox.max() == pytest.approx(1.0) and prox.min() >= 0
+        # apply.py divides the distance by its maximum: a margin pixel keeps one pixel of distance
+        distance = proximity_to_outline(ids == gid, 10.0)[ids == gid]
+        np.testing.assert_allclose(prox, distance / distance.max(), rtol=1e-6)
+        assert prox.max() == pytest.approx(1.0) and prox.min() == pytest.approx(10.0 / distance.max())
     assert (bands["proximity"][ids == 0] == 0).all()
 
 
