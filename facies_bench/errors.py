@@ -20,6 +20,15 @@ class StoreFormatError(FaciesBenchError, ValueError):
     """A path exists but is not a valid facies store (missing arrays, unknown schema version...)."""
 
 
+class StoreDamagedError(StoreFormatError):
+    """A store fails its integrity checks (missing, resized or corrupt chunks, edited metadata)."""
+
+
+class InvalidValueError(FaciesBenchError, ValueError):
+    """An argument or option has a value outside its valid range or format (a scale, a number of
+    epochs or seeds, a list of folds); for a name that is not known, see :class:`UnknownNameError`."""
+
+
 class UnknownNameError(FaciesBenchError, KeyError):
     """A class, feature, glacier, region, sensor, variant or model name is not known."""
 
@@ -29,6 +38,10 @@ class UnknownNameError(FaciesBenchError, KeyError):
 
 class PredictionsError(FaciesBenchError, ValueError):
     """A predictions file is malformed (missing ids, bad probabilities...)."""
+
+
+class CalibrationError(FaciesBenchError, ValueError):
+    """A calibrator file is missing or malformed, or a model cannot be wrapped as a calibrator."""
 
 
 class SubmissionError(FaciesBenchError):

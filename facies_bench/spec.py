@@ -5,22 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from facies_bench import __version__, schema
+from facies_bench.evaluation.metric_table import MAIN_METRIC, SUMMARY_VERSION, describe_metrics, interval_metrics, per_class_metrics
 
-#: Metrics every evaluation reports (see ``facies_bench.evaluation``).
-METRICS: dict[str, str] = {
-    "macro_f1": "Macro-average F1 over the classes present in the test data (main ranking metric, on unpruned labels).",
-    "accuracy": "Overall accuracy.",
-    "macro_precision": "Macro-average precision.",
-    "macro_recall": "Macro-average recall.",
-    "per_class": "Precision, recall, F1, IoU and support per class.",
-    "mean_iou": "Mean Jaccard index (IoU) over present classes.",
+#: Sections of every evaluation report besides the metrics of the metric table.
+REPORT_SECTIONS: dict[str, str] = {
+    "per_class": (f"Per-class {', '.join(m.per_class_title for m in per_class_metrics())} and support "
+                  "(null where the class is absent)."),
     "confusion": "Confusion matrix as counts and row-normalised.",
-    "by_region / by_sensor": "Per-class and averaged metrics with n per class (paper Tables 5 and 6).",
-    "glacier_wise": "Macro-F1 per glacier, mean and standard deviation across glaciers.",
-    "by_fold": "Macro-F1 and accuracy per test fold.",
-    "bootstrap": "95 % confidence intervals of macro-F1 and accuracy, resampling whole glaciers.",
+    "by_region / by_sensor": ("Every confusion-matrix metric and per-class score per region and per sensor, with n per "
+                              "class (paper Tables 5 and 6)."),
+    "by_fold": "Every confusion-matrix metric per test fold, with ECE_100 per fold.",
+    "glacier_wise": "Every confusion-matrix metric per glacier; mean and standard deviation of macro-F1 across glaciers.",
+    "bootstrap": f"95 % confidence intervals of {', '.join(m.title for m in interval_metrics())}, resampling whole glaciers.",
     "spearman": "Spearman correlation between sample size and F1 across region x class and sensor x class cells.",
-    "ece_100": "Expected calibration error, 100 equal-width bins of the max-softmax confidence, before and after per-fold Laplacian kernel ridge calibration.",
+    "calibration": "Reliability curves and ECE_100 per fold and predicted class, before and after calibration.",
 }
 
 
@@ -63,13 +61,15 @@ def benchmark_spec() -> dict[str, Any]:
             "synthetic_assignment": _folds(),
             "real_release": "taken from the release's file names ({fold}_{glacier}_...)",
         },
-        "metrics": METRICS,
+        "metrics": describe_metrics(),
+        "summary_version": SUMMARY_VERSION,
+        "report_sections": REPORT_SECTIONS,
         "protocol": {
             "version": schema.PROTOCOL_VERSION,
             "splits": {str(k): {"test": k, "validation": schema.validation_fold(k), "train": list(schema.train_folds(k))}
                        for k in range(schema.N_FOLDS)},
             "label_variants": "raw, or a cleaned variant (training/validation use it; test predictions cover all samples)",
-            "main_metric": "macro_f1 on the unpruned (raw) test labels",
+            "main_metric": f"{MAIN_METRIC} on the unpruned (raw) test labels",
         },
     }
 
@@ -92,9 +92,14 @@ def format_spec(spec: dict[str, Any]) -> str:
     lines += ["", f"Folds ({spec['folds']['rule']}), synthetic assignment:"]
     for k, names in spec["folds"]["synthetic_assignment"].items():
         lines.append(f"  fold {k}: {', '.join(names)}")
-    lines += ["", "Sensors: " + ", ".join(f"{s['name']} ({s['first_date'][:4]}-{(s['last_date'] or 'today')[:4]})" for s in spec["sensors"]),
+    lines += ["", "Sensors: " + ", ".join(f"{s['name']} ({s['first_date'][:4]}-{s['last_date'][:4] if s['last_date'] else 'today'})" for s in spec["sensors"]),
               "Regions: " + ", ".join(spec["regions"]), "", "Metrics:"]
     for k, v in spec["metrics"].items():
+        direction = "higher is better" if v["higher_is_better"] else "lower is better"
+        extra = f"; 95 % interval {v['interval']}" if v["interval"] else ""
+        lines.append(f"  {k} ({v['title']}, {direction}{extra}): {v['description']}")
+    lines += ["", "Report sections:"]
+    for k, v in spec["report_sections"].items():
         lines.append(f"  {k}: {v}")
     lines += ["", f"Main metric: {spec['protocol']['main_metric']}"]
     return "\n".join(lines)

@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator, Mapping, Sequence
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+
+from facies_bench import schema
+from facies_bench.evaluation.metric_table import Metric, format_percent
 
 console = Console()
 err_console = Console(stderr=True)
 
 
 def pct(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{100 * value:.{digits}f}"
+    """A fraction as a percentage (the metric table's formatter; a dash when missing)."""
+    return format_percent(value, digits=digits)
+
+
+def metric_rows(summary: Mapping[str, Any], metrics: Sequence[Metric]) -> list[list[str]]:
+    """``[title, value]`` rows of summary metrics: fractions as percentages with their 95 % interval
+    when the summary holds one, per-class metrics as one row per class."""
+    rows = []
+    for m in metrics:
+        value = summary.get(m.key)
+        if m.kind == "per_class":
+            rows += [[f"{m.title}: {name}", pct((value or {}).get(key))] for name, key in zip(schema.CLASS_NAMES, schema.CLASS_KEYS)]
+            continue
+        text = m.format(value)
+        interval = summary.get(m.interval_key) if m.interval else None
+        if interval and None not in interval:
+            text += f"  [{pct(interval[0])}, {pct(interval[1])}]"
+        rows.append([m.title, text])
+    return rows
 
 
 def table(title: str, columns: list[str], rows: list[list[str]]) -> Table:

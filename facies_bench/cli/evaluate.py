@@ -11,13 +11,22 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from facies_bench.cli._render import console, pct, table
-from facies_bench.errors import IncompleteRunError, UnknownNameError
+from facies_bench.errors import IncompleteRunError
+from facies_bench.evaluation.metric_table import Metric, get_metric, headline_metrics
 
 if TYPE_CHECKING:  # the protocol (zarr, torch) is imported only when a command runs
     from facies_bench.protocol.executors import UnitOutcome
 
-_SUMMARY_METRICS = (("macro_f1", "macro-F1"), ("accuracy", "accuracy"), ("mean_iou", "mean IoU"),
-                    ("glacier_f1_mean", "glacier F1"), ("ece_100", "ECE100"), ("ece_100_calibrated", "ECE100 cal."))
+
+
+def _summary_metrics() -> list[Metric]:
+    """The metric table's headline metrics, each followed by its companion (std, calibrated)."""
+    out = []
+    for m in headline_metrics():
+        out.append(m)
+        if m.companion:
+            out.append(get_metric(m.companion))
+    return out
 
 
 class RichProgress:
@@ -62,7 +71,7 @@ def _outcome_table(outcomes: list[UnitOutcome]):
 
 def _fmt(mean: Any, std: Any, n_seeds: int) -> str:
     if mean is None:
-        return "-"
+        return pct(None)
     return pct(mean) + (f" ± {pct(std)}" if n_seeds > 1 and std is not None else "")
 
 
@@ -70,13 +79,27 @@ def _summary_table(result: dict[str, Any]):
     blocks = [(key, result["metrics"][key]) for key in ("unpruned", "cleaned") if result["metrics"].get(key)]
     columns = ["metric (%)", *[f"{key} ({block['variant']})" for key, block in blocks]]
     rows = []
-    for metric, title in _SUMMARY_METRICS:
-        rows.append([title, *[_fmt(block["mean"].get(metric), block["std"].get(metric), len(block["per_seed"])) for _, block in blocks]])
+    for m in _summary_metrics():
+        rows.append([m.title, *[_fmt(block["mean"].get(m.key), block["std"].get(m.key), len(block["per_seed"])) for _, block in blocks]])
     n_seeds = len(result["seeds"])
     title = (f"{result['model']['name']}: feature set {result['feature_set'] or ','.join(result['features'])}, "
              f"trained on {result['variant']}, {result['epochs'] or '-'} epochs, folds {','.join(map(str, result['folds']))}, "
              f"{n_seeds} seed(s)" + (" (mean ± std)" if n_seeds > 1 else ""))
     return table(title, columns, rows)
+
+
+def _parse_storage_options(text: str | None) -> dict[str, Any] | None:
+    """``--storage-options`` as a dict; a usage error when it is not a JSON object."""
+    if not text:
+        return None
+    try:
+        options = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"not valid JSON ({exc}): {text!r}. Example: '{{\"anon\": true}}'.",
+                                 param_hint="'--storage-options'") from exc
+    if not isinstance(options, dict):
+        raise typer.BadParameter(f"must be a JSON object, got {type(options).__name__}: {text!r}.", param_hint="'--storage-options'")
+    return options
 
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
@@ -105,9 +128,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         from facies_bench.protocol import ProtocolConfig, run_protocol
         from facies_bench.protocol._io import is_url
 
-        options = json.loads(storage_options) if storage_options else None
-        if options is not None and not isinstance(options, dict):
-            raise UnknownNameError(f"--storage-options must be a JSON object, got {storage_options!r}.")
+        options = _parse_storage_options(storage_options)
         config = ProtocolConfig.from_options(
             features=features, seed=seed, n_seeds=n_seeds, variant=variant, folds=folds, epochs=epochs, quick=quick,
             precision=precision, executor=executor, ray_address=ray_address, cpus_per_unit=cpus_per_unit,

@@ -11,7 +11,9 @@ from facies_bench.leaderboard.paths import DEFAULT_OUTPUT_DIR, DEFAULT_RESULTS_D
 
 
 def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f} %"
+    from facies_bench.cli._render import pct
+
+    return f"{pct(value)} %"
 
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
@@ -26,13 +28,14 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
     ) -> None:
         """Validate a run (every metric recomputed from its predictions) and add it to its board."""
         from facies_bench.cli._render import resolve_store_with_progress
+        from facies_bench.evaluation.metric_table import MAIN_METRIC, get_metric
         from facies_bench.leaderboard import add_entry
-        from facies_bench.leaderboard.scoring import main_score
+        from facies_bench.leaderboard.scoring import MAIN_SCORING, main_score
 
         entry = add_entry(run_dir, results, resolve_store_with_progress(store))
         score, interval = main_score(entry)
         ci = f" [{_pct(interval[0])}, {_pct(interval[1])}]" if interval else ""
-        typer.echo(f"Added {entry.entry_id} to board {entry.board}: macro-F1 unpruned {_pct(score)}{ci}, "
+        typer.echo(f"Added {entry.entry_id} to board {entry.board}: {get_metric(MAIN_METRIC).title} {MAIN_SCORING} {_pct(score)}{ci}, "
                    f"{len(entry.seeds)} seed(s). Rebuild the pages with `facies-bench leaderboard build`.")
 
     @lb.command("build")
@@ -71,14 +74,14 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         store: Optional[str] = typer.Option(None, "--store", help="Dataset (default: the embedded synthetic glacier-facies dataset)."),
         results: Path = typer.Option(DEFAULT_RESULTS_DIR, "--results", help="Results folder of the leaderboard."),
         runs: Path = typer.Option(Path("runs") / "leaderboard-seed", "--runs", help="Where the protocol runs are written (resumable)."),
-        baselines: Optional[list[Path]] = typer.Option(None, "--baseline", help="Baseline submission file(s); default: the three in baselines/."),
+        baselines: Optional[list[Path]] = typer.Option(None, "--baseline", help="Baseline submission file(s); default: every file in baselines/."),
         variants: str = typer.Option("raw,cleaned", "--variants", help="Comma-separated training label variants."),
         features: int = typer.Option(4, "--features", help="Feature set 1-4."),
         n_seeds: int = typer.Option(1, "--seeds", help="Seeds per run."),
         epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs (default: the recipe's)."),
         quick: bool = typer.Option(False, "--quick", help="Quick profile: short recipe, and the small synthetic store when no --store."),
     ) -> None:
-        """Evaluate the three baselines on the embedded synthetic dataset, raw and cleaned, and add them.
+        """Evaluate the baselines on the embedded synthetic dataset, raw and cleaned, and add them.
 
         Equivalent to `facies-bench evaluate BASELINE.py --variant V -o RUNS/NAME-V` followed by
         `facies-bench leaderboard add RUNS/NAME-V` for every baseline and variant.  Interrupted

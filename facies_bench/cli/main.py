@@ -15,6 +15,9 @@ import typer
 
 from facies_bench.errors import FaciesBenchError
 
+#: click's base of usage errors, whether typer bundles its own click or uses the click package.
+_CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
 app = typer.Typer(name="facies-bench", help="Glacier facies dataset and benchmark harness (Maslov et al.).",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 data_app = typer.Typer(help="Build, inspect, download, convert and export datasets.", no_args_is_help=True)
@@ -22,7 +25,8 @@ app.add_typer(data_app, name="data")
 
 #: Subcommand modules, in the order their commands appear in --help.
 COMMAND_MODULES = (
-    "spec", "data_synth", "data_release", "score", "evaluate", "models", "clean", "leaderboard", "map", "smb",
+    "spec", "data_synth", "data_release", "data_store", "score", "evaluate", "models", "fingerprint", "clean", "leaderboard", "map",
+    "smb",
 )
 
 
@@ -46,13 +50,18 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script.
+
+    The package's own errors (:class:`~facies_bench.errors.FaciesBenchError`: bad input, missing
+    data, a rejected run) become one line on stderr and exit code 2; usage errors (unknown option,
+    missing argument, bad value) are shown by click with its exit code.  Anything else is a bug
+    and propagates with its traceback.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and not isinstance(rc, bool) and rc:  # a command's typer.Exit(code)
+            return rc
     except FaciesBenchError as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-        return 2
-    except (FileNotFoundError, PermissionError, ValueError, KeyError) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         return 2
     except typer.Exit as exc:
@@ -60,12 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         typer.secho("aborted", err=True)
         return 1
-    except Exception as exc:
-        # Usage errors (unknown option, missing argument) come from typer's bundled click.
-        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()
-            return exc.exit_code
-        raise
+    except _CLICK_EXCEPTION as exc:
+        exc.show()
+        return exc.exit_code
     return 0
 
 

@@ -7,39 +7,17 @@ from pathlib import Path
 import typer
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
-
-
 def _print_summary(report, outdir: Path) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from facies_bench import schema
+    """Every summary metric of the metric table, then the coverage and calibration notes."""
+    from facies_bench.cli._render import console, metric_rows, table
+    from facies_bench.evaluation.metric_table import METRICS
 
     d = report.to_dict()
-    s = report.summary()
-    console = Console()
-    table = Table(title=f"{d['provenance']['store'].get('name')} · variant {d['provenance']['variant']} · n = {d['coverage']['n_scored']}")
-    table.add_column("metric")
-    table.add_column("%", justify="right")
-    low, high = s["macro_f1_ci"]
-    rows = [
-        ("accuracy", _pct(s["accuracy"])),
-        ("macro precision", _pct(s["macro_precision"])),
-        ("macro recall", _pct(s["macro_recall"])),
-        ("macro F1", _pct(s["macro_f1"]) + (f"  [{_pct(low)}, {_pct(high)}]" if low is not None else "")),
-        ("mean IoU", _pct(s["mean_iou"])),
-        ("glacier-wise macro F1", f"{_pct(s['glacier_f1_mean'])} ± {_pct(s['glacier_f1_std'])}"),
-        ("ECE_100", _pct(s["ece_100"])),
-        ("ECE_100 calibrated", _pct(s["ece_100_calibrated"]) if d["calibration"]["calibrated"] else "not run"),
-    ]
-    rows += [(f"F1 {name}", _pct(s["per_class_f1"][key])) for name, key in zip(schema.CLASS_NAMES, schema.CLASS_KEYS)]
-    for name, value in rows:
-        table.add_row(name, value)
-    console.print(table)
-    if d["coverage"]["note"]:
-        console.print(f"[yellow]{d['coverage']['note']}[/yellow]")
+    title = f"{d['provenance']['store'].get('name')} · variant {d['provenance']['variant']} · n = {d['coverage']['n_scored']}"
+    console.print(table(title, ["metric", "%"], metric_rows(report.summary(), [m for m in METRICS if m.in_summary])))
+    for note in (d["coverage"]["note"], d["calibration"]["note"]):
+        if note:
+            console.print(f"[yellow]{note}[/yellow]")
     console.print(f"report written to {outdir}")
 
 

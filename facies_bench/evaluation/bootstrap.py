@@ -8,42 +8,44 @@ resamples a few small matrix products instead of 1,000 passes over the predictio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
 
 import numpy as np
 
-from facies_bench.evaluation.metrics import scores_from_confusion
+from facies_bench.evaluation.metric_table import interval_metrics
+
+#: A statistic of confusion matrices: (..., K, K) counts -> (...) values.
+Statistic = Callable[[np.ndarray], np.ndarray]
+
+
+def _table_statistics() -> dict[str, Statistic]:
+    return {m.key: m.from_confusion for m in interval_metrics()}
 
 
 @dataclass(frozen=True)
 class BootstrapResult:
-    """Resampled macro-F1 and accuracy with percentile intervals."""
+    """Resampled statistics (macro-F1, accuracy... every interval metric of the table) with
+    percentile intervals."""
 
     n_resamples: int
     seed: int
     confidence: float
-    macro_f1: np.ndarray  #: (B,) macro-F1 of each resample
-    accuracy: np.ndarray  #: (B,)
+    values: dict[str, np.ndarray] = field(default_factory=dict)  #: key -> (B,) value of each resample
 
-    def interval(self, values: np.ndarray) -> tuple[float, float]:
+    def interval(self, key: str) -> tuple[float, float]:
+        """Percentile interval of statistic ``key`` over the resamples where it is defined (NaN, NaN if none)."""
         tail = 100 * (1 - self.confidence) / 2
+        values = self.values.get(key, np.empty(0))
         finite = values[np.isfinite(values)]
         if finite.size == 0:
             return float("nan"), float("nan")
         low, high = np.percentile(finite, [tail, 100 - tail])
         return float(low), float(high)
 
-    @property
-    def macro_f1_ci(self) -> tuple[float, float]:
-        return self.interval(self.macro_f1)
-
-    @property
-    def accuracy_ci(self) -> tuple[float, float]:
-        return self.interval(self.accuracy)
-
 
 def bootstrap_glaciers(glacier_confusion: np.ndarray, *, n_resamples: int = 1000, seed: int = 0,
-                       confidence: float = 0.95) -> BootstrapResult:
+                       confidence: float = 0.95, statistics: Mapping[str, Statistic] | None = None) -> BootstrapResult:
     """Resample glaciers with replacement and score each resample.
 
     Args:
@@ -51,20 +53,21 @@ def bootstrap_glaciers(glacier_confusion: np.ndarray, *, n_resamples: int = 1000
         n_resamples: number of resamples B.
         seed: seed of the ``numpy.random.default_rng`` that draws the glaciers.
         confidence: coverage of the percentile interval.
+        statistics: name -> statistic of (B, K, K) confusion matrices; default: every metric of
+            the metric table with ``interval=True``.
 
     Returns:
-        A :class:`BootstrapResult`; macro-F1 averages over the classes present in each resample.
+        A :class:`BootstrapResult`; macro averages run over the classes present in each resample.
     """
+    statistics = _table_statistics() if statistics is None else dict(statistics)
     glacier_confusion = np.asarray(glacier_confusion)
     n_glaciers, k, _ = glacier_confusion.shape
     if n_resamples < 1 or n_glaciers == 0:
-        empty = np.empty(0)
-        return BootstrapResult(n_resamples=0, seed=seed, confidence=confidence, macro_f1=empty, accuracy=empty)
+        return BootstrapResult(n_resamples=0, seed=seed, confidence=confidence, values={key: np.empty(0) for key in statistics})
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n_glaciers, size=(n_resamples, n_glaciers))
     offsets = (np.arange(n_resamples)[:, None] * n_glaciers + draws).ravel()
     weights = np.bincount(offsets, minlength=n_resamples * n_glaciers).reshape(n_resamples, n_glaciers)
     resampled = (weights.astype(np.float64) @ glacier_confusion.reshape(n_glaciers, k * k).astype(np.float64)).reshape(n_resamples, k, k)
-    scores = scores_from_confusion(resampled)
     return BootstrapResult(n_resamples=n_resamples, seed=seed, confidence=confidence,
-                           macro_f1=scores.macro_f1, accuracy=scores.accuracy)
+                           values={key: np.asarray(stat(resampled), dtype=np.float64) for key, stat in statistics.items()})

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from facies_bench import schema
-from facies_bench.errors import FaciesBenchError, PredictionsError
+from facies_bench.errors import CalibrationError, PredictionsError
 from facies_bench.evaluation.metrics import reliability_curve
 
 #: Equal-width bins of the reliability curve a calibrator is fitted to (0.04 wide, as published).
@@ -87,7 +87,7 @@ class Calibrator:
         (for example the authors' published ``calibration/fold{k}.pickle``)."""
         if getattr(model, "kernel", None) != "laplacian" or np.asarray(model.X_fit_).shape[1:] != (1,):
             msg = f"Only one-feature Laplacian KernelRidge models can be wrapped; got kernel={getattr(model, 'kernel', None)!r}, X_fit_ shape {np.shape(getattr(model, 'X_fit_', None))}."
-            raise FaciesBenchError(msg)
+            raise CalibrationError(msg)
         gamma = 1.0 if model.gamma is None else float(model.gamma)
         return cls(x_fit=np.asarray(model.X_fit_, dtype=np.float64)[:, 0],
                    dual_coef=np.asarray(model.dual_coef_, dtype=np.float64).reshape(-1), gamma=gamma, clip=clip,
@@ -182,15 +182,22 @@ def save_calibrators(calibrators: dict[int, Calibrator], path: str | os.PathLike
 
 
 def load_calibrators(path: str | os.PathLike) -> dict[int, Calibrator]:
-    """Read calibrators written by :func:`save_calibrators` (``{test fold: Calibrator}``)."""
+    """Read calibrators written by :func:`save_calibrators` (``{test fold: Calibrator}``).
+
+    Raises:
+        CalibrationError: the file is missing, unreadable, not JSON or not a calibrator file.
+    """
     path = Path(path)
     try:
         payload = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise FaciesBenchError(f"Cannot read calibrators from {str(path)!r}: {exc}. Expected a JSON file written by save_calibrators.") from exc
+    except (OSError, ValueError) as exc:  # missing, unreadable, not UTF-8, not JSON
+        raise CalibrationError(f"Cannot read calibrators from {str(path)!r}: {exc}. Expected a JSON file written by save_calibrators.") from exc
     if not isinstance(payload, dict) or payload.get("format") != CALIBRATOR_FORMAT:
         msg = f"{str(path)!r} is not a calibrator file (format {payload.get('format') if isinstance(payload, dict) else None!r}, expected {CALIBRATOR_FORMAT!r})."
-        raise FaciesBenchError(msg)
-    return {int(k): Calibrator.from_dict(v) for k, v in payload["calibrators"].items()}
+        raise CalibrationError(msg)
+    try:
+        return {int(k): Calibrator.from_dict(v) for k, v in payload["calibrators"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        msg = (f"{str(path)!r} has format {CALIBRATOR_FORMAT!r} but malformed calibrators ({type(exc).__name__}: {exc}); "
+               "expected {\"calibrators\": {fold: {\"x_fit\", \"dual_coef\", ...}}} as save_calibrators writes.")
+        raise CalibrationError(msg) from exc

@@ -22,6 +22,7 @@ from facies_bench.errors import PredictionsError
 from facies_bench.evaluation.bootstrap import bootstrap_glaciers
 from facies_bench.evaluation.calibration import Calibrator, fit_fold_calibrators
 from facies_bench.evaluation.grouping import grouped_scores, make_grouping, size_f1_correlation
+from facies_bench.evaluation.metric_table import confusion_metrics, interval_metrics, per_class_metrics
 from facies_bench.evaluation.metrics import (
     ECE_BINS, ConfusionScores, confusion_counts, expected_calibration_error, reliability_curve, row_normalise,
     scores_from_confusion,
@@ -49,21 +50,23 @@ def _matrix(values: np.ndarray) -> list[list[float | None]]:
 
 
 def _block(scores: ConfusionScores, cm: np.ndarray, i: int) -> dict[str, Any]:
-    """Report block of one group: averages, per-class entries (null when absent), confusion."""
+    """Report block of group ``i``: the table's confusion metrics, per-class entries (null when
+    absent) and the confusion matrix."""
+    counts = cm[i]
     per_class = {}
     for c, key in enumerate(schema.CLASS_KEYS):
-        per_class[key] = {
-            "precision": _num(scores.precision[i][c]), "recall": _num(scores.recall[i][c]), "f1": _num(scores.f1[i][c]),
-            "iou": _num(scores.iou[i][c]), "support": int(scores.support[i][c]), "predicted": int(scores.predicted[i][c]),
-        }
-    counts = cm[i]
+        entry = {m.per_class: _num(getattr(scores, m.per_class)[i][c]) for m in per_class_metrics()}
+        per_class[key] = {**entry, "support": int(scores.support[i][c]), "predicted": int(scores.predicted[i][c])}
     return {
         "n": int(scores.n[i]), "n_classes_present": int(scores.n_present[i]),
-        "accuracy": _num(scores.accuracy[i]), "macro_precision": _num(scores.macro_precision[i]),
-        "macro_recall": _num(scores.macro_recall[i]), "macro_f1": _num(scores.macro_f1[i]), "mean_iou": _num(scores.mean_iou[i]),
+        **{m.key: _num(m.from_confusion(counts)) for m in confusion_metrics()},
         "per_class": per_class,
         "confusion": {"counts": counts.astype(int).tolist(), "row_normalised": _matrix(row_normalise(counts))},
     }
+
+
+def _interval_block(estimate: Any, interval: tuple[float, float]) -> dict[str, float | None]:
+    return {"estimate": _num(estimate), "low": _num(interval[0]), "high": _num(interval[1])}
 
 
 def _curve(confidence: np.ndarray, correct: np.ndarray) -> dict[str, Any]:
@@ -186,14 +189,12 @@ def evaluate_frame(predictions: PredictionsInput, metadata: pd.DataFrame, *,
     glacier_region = sub["region"].to_numpy()[first_row]
     glacier_fold = test.fold[first_row]
     per_glacier = {name: {"region": str(glacier_region[i]), "fold": int(glacier_fold[i]), "n": int(g_scores.n[i]),
-                          "n_classes_present": int(g_scores.n_present[i]), "macro_f1": _num(g_scores.macro_f1[i]),
-                          "accuracy": _num(g_scores.accuracy[i])}
+                          "n_classes_present": int(g_scores.n_present[i]),
+                          **{m.key: _num(m.from_confusion(g_cm[i])) for m in confusion_metrics()}}
                    for i, name in enumerate(glacier_names)}
     glacier_f1 = g_scores.macro_f1[np.isfinite(g_scores.macro_f1)]
 
     boot = bootstrap_glaciers(g_cm, n_resamples=n_bootstrap, seed=seed)
-    f1_low, f1_high = boot.macro_f1_ci
-    acc_low, acc_high = boot.accuracy_ci
     calibration, calibrators = _calibration(test, validation, v_source or "")
 
     predictions_info = {"path": None if isinstance(predictions, pd.DataFrame) else os.fspath(predictions),
@@ -220,8 +221,7 @@ def evaluate_frame(predictions: PredictionsInput, metadata: pd.DataFrame, *,
                          "std_f1": _num(glacier_f1.std(ddof=0)) if glacier_f1.size else None, "std_ddof": 0,
                          "per_glacier": per_glacier},
         "bootstrap": {"unit": "glacier", "n_resamples": boot.n_resamples, "seed": int(seed), "confidence": boot.confidence,
-                      "macro_f1": {"estimate": _num(overall.macro_f1[0]), "low": _num(f1_low), "high": _num(f1_high)},
-                      "accuracy": {"estimate": _num(overall.accuracy[0]), "low": _num(acc_low), "high": _num(acc_high)}},
+                      **{m.key: _interval_block(m.from_confusion(cm[0]), boot.interval(m.key)) for m in interval_metrics()}},
         "spearman_n_f1": {col: size_f1_correlation(grouped[col][1].support, grouped[col][1].f1) for col in ("region", "sensor")},
         "calibration": calibration,
     }

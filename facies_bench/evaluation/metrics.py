@@ -116,6 +116,24 @@ def scores_from_confusion(cm: np.ndarray) -> ConfusionScores:
     )
 
 
+def mean_iou_score(y_true: np.ndarray, y_pred: np.ndarray, *, n_classes: int = schema.N_CLASSES) -> float:
+    """Mean Jaccard index (IoU) over the classes present in ``y_true``: the evaluator's ``mean_iou``.
+
+    A class that has no true sample is absent and left out, even when it is predicted (its false
+    positives still lower the IoU of the true classes they were taken from).  Same as
+    ``sklearn.metrics.jaccard_score(y_true, y_pred, labels=<classes in y_true>, average="macro")``.
+
+    Args:
+        y_true: (N,) true class codes.
+        y_pred: (N,) predicted class codes.
+        n_classes: K.
+
+    Returns:
+        The mean IoU; NaN when ``y_true`` is empty.
+    """
+    return float(scores_from_confusion(confusion_counts(y_true, y_pred, n_classes=n_classes)).mean_iou)
+
+
 def row_normalise(cm: np.ndarray) -> np.ndarray:
     """Confusion matrix divided by its row sums (recall per true class); NaN rows for absent classes."""
     cm = np.asarray(cm, dtype=np.float64)

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from facies_bench import schema
+from facies_bench.errors import FaciesBenchError
+from facies_bench.evaluation.metric_table import headline_metrics, interval_metrics, per_class_metrics, summarise
 
 #: Value of the ``format`` key of report.json.
 REPORT_FORMAT = "facies-bench-evaluation"
 #: Files a report directory holds.
 REPORT_FILES = ("report.json", "report.md", "confusion_matrix.png", "reliability.png")
-_METRICS = (("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"), ("iou", "IoU"))
-_AVERAGES = {"precision": "macro_precision", "recall": "macro_recall", "f1": "macro_f1", "iou": "mean_iou"}
 
 
 def _pct(value: float | None) -> str:
@@ -65,44 +65,36 @@ class EvaluationReport:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "EvaluationReport":
         if data.get("format") != REPORT_FORMAT or data.get("schema_version") != cls.SCHEMA_VERSION:
-            from facies_bench.errors import FaciesBenchError
-
             msg = (f"Not a facies-bench evaluation report of schema version {cls.SCHEMA_VERSION}: format "
                    f"{data.get('format')!r}, schema_version {data.get('schema_version')!r}.")
             raise FaciesBenchError(msg)
         return cls(copy.deepcopy(data))
 
-    def summary(self) -> dict[str, Any]:
-        """The headline numbers a protocol run records per seed (``result.json`` ``summary``)."""
-        d = self._data
-        overall = d["overall"]
-        boot = d["bootstrap"]
-        return {
-            "accuracy": overall["accuracy"], "macro_f1": overall["macro_f1"], "macro_precision": overall["macro_precision"],
-            "macro_recall": overall["macro_recall"], "mean_iou": overall["mean_iou"],
-            "glacier_f1_mean": d["glacier_wise"]["mean_f1"], "glacier_f1_std": d["glacier_wise"]["std_f1"],
-            "macro_f1_ci": [boot["macro_f1"]["low"], boot["macro_f1"]["high"]],
-            "accuracy_ci": [boot["accuracy"]["low"], boot["accuracy"]["high"]],
-            "ece_100": d["calibration"]["ece_100"], "ece_100_calibrated": d["calibration"]["ece_100_calibrated"],
-            "per_class_f1": {k: v["f1"] for k, v in overall["per_class"].items()},
-        }
+    def summary(self, *, version: int | None = None) -> dict[str, Any]:
+        """The headline numbers a protocol run records per seed (``result.json`` ``summary``).
+
+        One key per summary metric of :mod:`~facies_bench.evaluation.metric_table` (plus
+        ``<key>_ci`` for those with a bootstrap interval), of summary ``version`` (default: the
+        current one; pass an older one for a report written by an older facies-bench).
+        """
+        return summarise(self._data, version=version)
 
     # ---- Markdown ------------------------------------------------------------------------
     def _class_metric_table(self, block: dict[str, Any]) -> list[str]:
         rows = []
-        for key, title in _METRICS:
-            values = [_pct(block["per_class"][c][key]) for c in schema.CLASS_KEYS]
-            rows.append([title, *values, _pct(block[_AVERAGES[key]])])
+        for m in per_class_metrics():
+            values = [_pct(block["per_class"][c][m.per_class]) for c in schema.CLASS_KEYS]
+            rows.append([m.per_class_title, *values, _pct(block[m.key])])
         support = [str(block["per_class"][c]["support"]) for c in schema.CLASS_KEYS]
         rows.append(["n", *support, str(block["n"])])
         return _table(_class_header("", "Average / total"), rows)
 
     def _grouped_tables(self, groups: dict[str, dict[str, Any]], label: str) -> list[str]:
         lines: list[str] = []
-        for key, title in _METRICS[:3]:
-            lines.append(f"**{title} (%)**")
+        for m in per_class_metrics():
+            lines.append(f"**{m.per_class_title} (%)**")
             lines.append("")
-            rows = [[name, *(_pct(g["per_class"][c][key]) for c in schema.CLASS_KEYS), _pct(g[_AVERAGES[key]])]
+            rows = [[name, *(_pct(g["per_class"][c][m.per_class]) for c in schema.CLASS_KEYS), _pct(g[m.key])]
                     for name, g in groups.items()]
             lines += _table(_class_header(label, "Avg"), rows)
         lines.append("**n (labels)**")
@@ -129,12 +121,13 @@ class EvaluationReport:
             lines.append(f"- **Coverage:** {d['coverage']['note']}")
         lines += ["", "Percentages. Averages are macro averages over the classes present; an empty cell means the class is absent.", ""]
         lines += ["## Overall", ""]
-        lines.append(f"Overall accuracy {_pct(overall['accuracy'])} %, macro-F1 {_pct(overall['macro_f1'])} %, "
-                     f"mean IoU {_pct(overall['mean_iou'])} %.")
+        headline = [m for m in headline_metrics() if m.from_confusion is not None]
+        lines.append("Overall " + ", ".join(f"{m.title} {_pct(overall[m.key])} %" for m in headline) + ".")
         if boot["n_resamples"]:
+            intervals = ", ".join(f"{m.title} [{_pct(boot[m.key]['low'])}, {_pct(boot[m.key]['high'])}]"
+                                  for m in interval_metrics() if m.key in boot)
             lines.append(f"{100 * boot['confidence']:.0f} % bootstrap intervals ({boot['n_resamples']} resamples of whole glaciers, "
-                         f"seed {boot['seed']}): macro-F1 [{_pct(boot['macro_f1']['low'])}, {_pct(boot['macro_f1']['high'])}], "
-                         f"accuracy [{_pct(boot['accuracy']['low'])}, {_pct(boot['accuracy']['high'])}].")
+                         f"seed {boot['seed']}): {intervals}.")
         lines.append("")
         lines += self._class_metric_table(overall)
         lines += ["## Per region", ""] + self._grouped_tables(d["by_region"], "Region")
@@ -152,16 +145,16 @@ class EvaluationReport:
         rows = []
         for k, block in d["by_fold"].items():
             ece = cal["per_fold"].get(k, {})
-            rows.append([k, str(block["n"]), _pct(block["accuracy"]), _pct(block["macro_f1"]),
+            rows.append([k, str(block["n"]), *(_pct(block.get(m.key)) for m in headline),
                          _pct(ece.get("ece_100")), _pct(ece.get("ece_100_calibrated"))])
-        lines += _table(["Fold", "n", "Accuracy", "Macro-F1", "ECE_100", "ECE_100 calibrated"], rows)
+        lines += _table(["Fold", "n", *(m.title for m in headline), "ECE_100", "ECE_100 calibrated"], rows)
         gw = d["glacier_wise"]
         lines += ["## Glacier-wise", ""]
         lines.append(f"Macro-F1 across {gw['n_glaciers']} glaciers: {_pct(gw['mean_f1'])} ± {_pct(gw['std_f1'])} % (mean ± standard deviation).")
         lines.append("")
-        rows = [[name, g["region"], str(g["fold"]), str(g["n"]), _pct(g["macro_f1"]), _pct(g["accuracy"])]
+        rows = [[name, g["region"], str(g["fold"]), str(g["n"]), *(_pct(g.get(m.key)) for m in headline)]
                 for name, g in gw["per_glacier"].items()]
-        lines += _table(["Glacier", "Region", "Fold", "n", "Macro-F1", "Accuracy"], rows)
+        lines += _table(["Glacier", "Region", "Fold", "n", *(m.title for m in headline)], rows)
         lines += ["## Calibration", ""]
         if not cal["calibrated"]:
             lines.append(f"ECE_100 (max-softmax confidence, {cal['n_bins']} bins): {_pct(cal['ece_100'])} %. {cal['note']}")
@@ -205,8 +198,16 @@ class EvaluationReport:
 
 
 def load_report(path: str | os.PathLike) -> EvaluationReport:
-    """Read a report.json (or a directory holding one) back into an :class:`EvaluationReport`."""
+    """Read a report.json (or a directory holding one) back into an :class:`EvaluationReport`.
+
+    Raises:
+        FaciesBenchError: the file is missing, not JSON, or not an evaluation report of this schema.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / "report.json"
-    return EvaluationReport.from_dict(json.loads(path.read_text()))
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise FaciesBenchError(f"Cannot read an evaluation report from {str(path)!r}: {exc}. Write one with `facies-bench score`.") from exc
+    return EvaluationReport.from_dict(data)

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from facies_bench import schema
+from facies_bench.evaluation.metric_table import MAIN_METRIC
 from facies_bench.leaderboard.paths import DEFAULT_OUTPUT_DIR
 from facies_bench.leaderboard.eval_yaml import benchmark_eval_yaml, dump_yaml, eval_result_files
 from facies_bench.leaderboard.render_html import render_html
 from facies_bench.leaderboard.render_md import render_markdown
 from facies_bench.leaderboard.results import Board, load_boards
-from facies_bench.leaderboard.scoring import rank_entries
+from facies_bench.leaderboard.scoring import MAIN_SCORING, rank_entries
 
 
 SPACE_FRONT_MATTER = {
@@ -87,13 +88,14 @@ def boards_summary(boards: list[Board], *, generated: str) -> dict[str, Any]:
             rows.append({"rank": ranked.rank, "rank_label": ranked.rank_label, "tied": ranked.tied,
                          "entry_id": e.entry_id, "model": e.model_name, "n_parameters": e.n_parameters,
                          "feature_set": e.feature_set, "seeds": e.seeds, "date": e.date,
-                         "macro_f1_unpruned": ranked.score, "macro_f1_unpruned_ci": list(ranked.interval) if ranked.interval else None,
+                         f"{MAIN_METRIC}_unpruned": ranked.score,
+                         f"{MAIN_METRIC}_unpruned_ci": list(ranked.interval) if ranked.interval else None,
                          "metrics": e.metrics, "path": f"results/{board.board_id}/{e.entry_id}"})
         out.append({"id": board.board_id, "dataset": board.dataset, "dataset_version": board.dataset_version,
                     "content_hash": board.content_hash, "is_synthetic": board.is_synthetic, "variant": board.variant,
                     "entries": rows})
     return {"format": "facies-bench-leaderboard", "protocol_version": schema.PROTOCOL_VERSION, "generated": generated,
-            "main_metric": "macro_f1 (unpruned)", "boards": out}
+            "main_metric": f"{MAIN_METRIC} ({MAIN_SCORING})", "boards": out}
 
 
 def build_leaderboard(results_dir: str | Path, out_dir: str | Path = DEFAULT_OUTPUT_DIR, *, generated: str | None = None,

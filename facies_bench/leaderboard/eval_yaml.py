@@ -21,8 +21,9 @@ from typing import Any, Sequence
 import yaml
 
 from facies_bench import schema
+from facies_bench.evaluation.metric_table import MAIN_METRIC, get_metric
 from facies_bench.leaderboard.results import Board
-from facies_bench.leaderboard.scoring import MAIN_METRIC, MAIN_SCORING, rank_entries
+from facies_bench.leaderboard.scoring import MAIN_SCORING, rank_entries
 
 EVALUATION_FRAMEWORK = "facies-bench"
 #: Task ids of the benchmark, by the label variant the models were trained on.
@@ -50,8 +51,9 @@ def benchmark_eval_yaml() -> dict[str, Any]:
     """
     folds = [f"fold_{k}" for k in range(schema.N_FOLDS)]
     classes = ", ".join(schema.CLASS_NAMES)
-    metric = {"name": "macro_f1", "display_name": "Macro-F1 (%)", "scoring": "unpruned test labels",
-              "higher_is_better": True, "main": True}
+    main = get_metric(MAIN_METRIC)
+    metric = {"name": main.key, "display_name": f"{main.title} (%)", "scoring": "unpruned test labels",
+              "higher_is_better": main.higher_is_better, "main": True}
     common = (f"8-class glacier facies classification of 33x33 multi-feature patches ({classes}) under the facies-bench "
               f"protocol {schema.PROTOCOL_VERSION}: six glacier-wise folds, test fold k validated on fold (k-1) mod 6, "
               "predictions for every sample out-of-sample. Score: macro-F1 (%) on the unpruned (raw) test labels, "

@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from facies_bench import schema
+from facies_bench.evaluation.metric_table import headline_metrics, per_class_metrics
 from facies_bench.leaderboard.render_md import SUBMIT_STEPS
 from facies_bench.leaderboard.results import Board, Entry
 from facies_bench.leaderboard.scoring import RankedEntry, rank_entries
 from facies_bench.leaderboard.table import (
-    COLUMNS, Cell, board_rows, class_breakdown, feature_label, format_count, group_breakdown, pct,
+    COLUMNS, MAIN_COLUMNS, Cell, Column, board_rows, class_breakdown, feature_label, format_count, group_breakdown, pct,
 )
-
-#: Columns whose first click sorts ascending (smaller is better or alphabetical).
-_ASCENDING_FIRST = {"rank", "model", "features", "ece", "date"}
 
 _CSS = """
 :root{--fg:#1d2630;--muted:#5b6773;--line:#d9e0e6;--bg:#f6f8fa;--accent:#1f5f99;--ice:#66b2e6}
@@ -151,15 +149,16 @@ def detail_id(entry: Entry) -> str:
     return f"detail-{entry.board}-{entry.entry_id}"
 
 
-def _cell_html(column_key: str, cell: Cell, ranked: RankedEntry, numeric: bool) -> str:
-    classes = ["text"] if not numeric or column_key == "rank" else []
+def _cell_html(column: Column, cell: Cell, ranked: RankedEntry) -> str:
+    column_key = column.key
+    classes = ["text"] if not column.numeric or column_key == "rank" else []
     if column_key == "rank":
         classes.append("rank" + (" tied" if ranked.tied else ""))
-    if column_key == "f1_unpruned":
+    if column.main:
         classes.append("main")
     sort = "" if cell.sort is None else _e(cell.sort)
     text = _e(cell.text)
-    if column_key in ("f1_unpruned", "f1_cleaned") and "[" in cell.text:
+    if column_key in MAIN_COLUMNS and "[" in cell.text:
         head, _, tail = cell.text.partition("[")
         text = f"{_e(head.strip())} <span class=\"ci\">[{_e(tail)}</span>"
     if column_key == "model":
@@ -173,11 +172,11 @@ def _cell_html(column_key: str, cell: Cell, ranked: RankedEntry, numeric: bool) 
 def _board_table(board: Board, ranked: list[RankedEntry]) -> str:
     head = "".join(
         f"<th class=\"{'text' if not c.numeric or c.key == 'rank' else ''}\" data-key=\"{c.key}\" title=\"{_e(c.help)}\" "
-        f"data-first=\"{'ascending' if c.key in _ASCENDING_FIRST else 'descending'}\">{_e(c.title)}</th>" for c in COLUMNS)
+        f"data-first=\"{'ascending' if c.ascending_first else 'descending'}\">{_e(c.title)}</th>" for c in COLUMNS)
     body = []
     for ranked_entry, row in zip(ranked, board_rows(ranked)):
         entry = ranked_entry.entry
-        cells = "".join(_cell_html(c.key, row[c.key], ranked_entry, c.numeric) for c in COLUMNS)
+        cells = "".join(_cell_html(c, row[c.key], ranked_entry) for c in COLUMNS)
         body.append(f"<tr data-entry=\"{_e(entry.entry_id)}\" data-fs=\"{_e(entry.feature_set or 'custom')}\">{cells}</tr>")
     return (f"<div class=\"scroll\"><table class=\"lb\" id=\"table-{_e(board.board_id)}\"><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table><div class=\"empty\" style=\"display:none\">No entry matches the filters."
@@ -213,18 +212,20 @@ def _detail(ranked: RankedEntry, board: Board, *, plots: bool = True) -> str:
              f"<dl class=\"facts\">{facts_html}</dl>"]
     classes = class_breakdown(entry)
     parts.append("<h4>Per class (unpruned, mean over seeds, %)</h4>")
-    parts.append(_simple_table(["Class", "Precision", "Recall", "F1", "IoU", "n"],
-                               [[c["class"], pct(c["precision"]), pct(c["recall"]), pct(c["f1"]), pct(c["iou"]),
+    scores = per_class_metrics()
+    parts.append(_simple_table(["Class", *(m.per_class_title for m in scores), "n"],
+                               [[c["class"], *(pct(c[m.per_class]) for m in scores),
                                  "–" if c["support"] is None else str(c["support"])] for c in classes]))
     for group, title in (("by_region", "Per region"), ("by_sensor", "Per sensor")):
         cells = group_breakdown(entry, group)
         if not cells:
             continue
         parts.append(f"<h4>{title} (unpruned, %; empty cell: class absent)</h4>")
-        rows = [[c["name"], "–" if c["n"] is None else str(c["n"]), pct(c["accuracy"]), pct(c["macro_f1"])]
+        averaged = [m for m in headline_metrics() if m.from_confusion is not None]
+        rows = [[c["name"], "–" if c["n"] is None else str(c["n"]), *(pct(c[m.key]) for m in averaged)]
                 + [pct(c["per_class_f1"][name]) if c["per_class_f1"][name] is not None else "" for name in schema.CLASS_NAMES]
                 for c in cells]
-        parts.append(_simple_table([title.split()[1].capitalize(), "n", "Accuracy", "Macro-F1",
+        parts.append(_simple_table([title.split()[1].capitalize(), "n", *(m.title for m in averaged),
                                     *(f"F1 {n}" for n in schema.CLASS_NAMES)], rows))
     reports = entry.reports.get("unpruned") or []
     if reports and plots:

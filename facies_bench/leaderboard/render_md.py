@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from facies_bench import schema
+from facies_bench.evaluation.metric_table import MAIN_METRIC, get_metric
 from facies_bench.leaderboard.results import Board
 from facies_bench.leaderboard.scoring import rank_entries
 from facies_bench.leaderboard.table import COLUMNS, board_rows, class_breakdown, group_breakdown, pct
@@ -44,10 +45,12 @@ def _breakdowns(board: Board) -> str:
     parts = []
     header = ["Model"] + list(schema.CLASS_NAMES)
     rows = []
+    main = get_metric(MAIN_METRIC)
     for r in ranked:
-        per_class = {row["class"]: row["f1"] for row in class_breakdown(r.entry)}
+        per_class = {row["class"]: row[main.per_class] for row in class_breakdown(r.entry)}
         rows.append([r.entry.model_name + f" ({r.rank_label})"] + [pct(per_class.get(c)) for c in schema.CLASS_NAMES])
-    parts.append("#### Per-class F1 (%), unpruned\n\n" + markdown_table(header, rows, align=["l"] + ["r"] * schema.N_CLASSES))
+    parts.append(f"#### Per-class {main.per_class_title} (%), unpruned\n\n"
+                 + markdown_table(header, rows, align=["l"] + ["r"] * schema.N_CLASSES))
     for group, title in (("by_region", "Per-region"), ("by_sensor", "Per-sensor")):
         names: list[str] = []
         counts: dict[str, int | None] = {}
@@ -58,12 +61,12 @@ def _breakdowns(board: Board) -> str:
                 if cell["name"] not in names:
                     names.append(cell["name"])
                     counts[cell["name"]] = cell["n"]
-            values.append((r.entry.model_name + f" ({r.rank_label})", {c["name"]: c["macro_f1"] for c in cells}))
+            values.append((r.entry.model_name + f" ({r.rank_label})", {c["name"]: c[main.key] for c in cells}))
         if not names:
             continue
         head = ["Model"] + [f"{n} (n={counts[n]})" if counts[n] is not None else n for n in names]
         body = [[label] + [pct(v.get(n)) for n in names] for label, v in values]
-        parts.append(f"#### {title} macro-F1 (%), unpruned\n\n" + markdown_table(head, body, align=["l"] + ["r"] * len(names)))
+        parts.append(f"#### {title} {main.title} (%), unpruned\n\n" + markdown_table(head, body, align=["l"] + ["r"] * len(names)))
     return "\n\n".join(parts)
 
 

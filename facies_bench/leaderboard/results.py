@@ -152,9 +152,10 @@ def load_entry(path: str | Path) -> Entry:
     info_path = path / "entry.json"
     try:
         info = json.loads(info_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # unreadable, not JSON, not UTF-8
         raise ValidationError(f"Leaderboard entry {str(path)!r} is unreadable ({exc}); remove the folder or add the run again.") from exc
-    if info.get("format") != ENTRY_FORMAT or info.get("version") != ENTRY_VERSION:
+    if not isinstance(info, dict) or info.get("format") != ENTRY_FORMAT or info.get("version") != ENTRY_VERSION:
+        info = info if isinstance(info, dict) else {}
         msg = (f"{str(info_path)!r} is not a facies-bench leaderboard entry of version {ENTRY_VERSION} "
                f"(format {info.get('format')!r}, version {info.get('version')!r}).")
         raise ValidationError(msg)

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-#: Scoring and metric that rank a board.
+from facies_bench.evaluation.metric_table import MAIN_METRIC, get_metric
+
+#: Scoring that ranks a board (with the metric table's main metric).
 MAIN_SCORING = "unpruned"
-MAIN_METRIC = "macro_f1"
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def main_score(entry: Any) -> tuple[float | None, tuple[float, float] | None]:
     block = (entry.metrics or {}).get(MAIN_SCORING) or {}
     mean = block.get("mean") or {}
     score = mean.get(MAIN_METRIC)
-    ci = mean.get(f"{MAIN_METRIC}_ci")
+    ci = mean.get(get_metric(MAIN_METRIC).interval_key)
     interval = None
     if ci and len(ci) == 2 and None not in ci:
         interval = (float(ci[0]), float(ci[1]))

@@ -1,4 +1,4 @@
-"""The seeded entries: the three baselines on the embedded synthetic dataset, raw and cleaned.
+"""The seeded entries: the baselines on the embedded synthetic dataset, raw and cleaned.
 
 :func:`seed_leaderboard` runs the protocol (:func:`facies_bench.protocol.run_protocol`) for every
 baseline and training label variant into ``runs_dir/<baseline>-<variant>-fs<N>`` (an interrupted
@@ -16,17 +16,15 @@ from facies_bench import schema
 from facies_bench.errors import ValidationError
 from facies_bench.leaderboard.results import DuplicateEntryError, Entry, add_entry
 
-_BASELINE_FILES = ("paper_cnn.py", "timm_backbone.py", "hgb_centre_pixel.py")
-
-
 def _baselines_dir() -> Path:
     """``baselines/`` of the source checkout (beside the package), else of the working directory."""
     beside = Path(__file__).resolve().parents[2] / "baselines"
     return beside if beside.is_dir() else Path("baselines")
 
 
-#: The three baselines of the protocol: the paper's CNN, a timm backbone and gradient boosting.
-DEFAULT_BASELINES: tuple[Path, ...] = tuple(_baselines_dir() / name for name in _BASELINE_FILES)
+#: The baselines of the protocol: every submission file in ``baselines/`` (the paper's CNN, a timm
+#: backbone and gradient boosting today), so that adding a baseline is adding its file.
+DEFAULT_BASELINES: tuple[Path, ...] = tuple(sorted(_baselines_dir().glob("*.py")))
 
 
 @dataclass

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from facies_bench import schema
-from facies_bench.errors import FaciesBenchError, ValidationError
+from facies_bench.errors import FaciesBenchError, InvalidValueError, ValidationError
+from facies_bench.evaluation.metric_table import SUMMARY_VERSION, summary_keys
 from facies_bench.hashing import file_sha256
 
 #: Version of the ``result.json`` layout this leaderboard accepts.
@@ -32,11 +33,9 @@ METRIC_TOLERANCE = 1e-6
 DEFAULT_N_BOOTSTRAP = 1000
 #: Fewest bootstrap resamples behind an interval shown on the leaderboard.
 MIN_BOOTSTRAP = 1000
-#: Per-seed summary of one evaluator report, as written in ``result.json``.
-SUMMARY_KEYS = (
-    "accuracy", "macro_f1", "macro_precision", "macro_recall", "mean_iou", "glacier_f1_mean",
-    "glacier_f1_std", "macro_f1_ci", "accuracy_ci", "ece_100", "ece_100_calibrated", "per_class_f1",
-)
+#: Keys of the per-seed summary of one evaluator report, as this version writes it in
+#: ``result.json`` (from the metric table; a run records its ``metrics.summary_version``).
+SUMMARY_KEYS = summary_keys(SUMMARY_VERSION)
 #: Scorings of a result: ``unpruned`` against the raw labels, ``cleaned`` against a cleaned variant.
 SCORINGS = ("unpruned", "cleaned")
 #: Top-level keys of ``result.json`` and the JSON types they must have.
@@ -99,7 +98,7 @@ def load_result(run_dir: str | Path) -> tuple[dict[str, Any], bytes]:
     data = path.read_bytes()
     try:
         result = json.loads(data)
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # not JSON, or not UTF-8
         raise ValidationError(f"{str(path)!r} is not valid JSON: {exc}.") from exc
     if not isinstance(result, dict):
         raise ValidationError(f"{str(path)!r} must hold a JSON object, got {type(result).__name__}.")
@@ -132,6 +131,7 @@ def check_result_schema(result: dict[str, Any], *, source: str = "result.json") 
     if len(set(result["seeds"])) != len(result["seeds"]):
         raise ValidationError(f"{source}: 'seeds' has duplicates: {result['seeds']!r}.")
     metrics = result["metrics"]
+    run_summary_keys(result, source=source)
     if not isinstance(metrics.get("unpruned"), dict):
         raise ValidationError(f"{source}: metrics.unpruned is missing; it must hold per_seed, mean and std.")
     for scoring in SCORINGS:
@@ -144,6 +144,22 @@ def check_result_schema(result: dict[str, Any], *, source: str = "result.json") 
         schema.resolve_features(result["features"])
     except FaciesBenchError as exc:
         raise ValidationError(f"{source}: 'features' is invalid: {exc}") from exc
+
+
+def run_summary_keys(result: dict[str, Any], *, source: str = "result.json") -> tuple[str, ...]:
+    """The summary keys of the run's own summary version (``metrics.summary_version``, 1 when absent).
+
+    An older run holds the keys of its version only and is compared on those; metrics added since
+    are recomputed by the leaderboard but never required from it.
+
+    Raises:
+        ValidationError: for a version that is not an integer this facies-bench knows.
+    """
+    version = result["metrics"].get("summary_version", 1)
+    try:
+        return summary_keys(version)
+    except InvalidValueError as exc:
+        raise ValidationError(f"{source}: metrics.summary_version: {exc}") from exc
 
 
 def check_protocol_version(result: dict[str, Any], *, source: str = "result.json") -> None:
@@ -256,7 +272,7 @@ def _get(report: dict[str, Any], *path: str, default: Any = None) -> Any:
     return node
 
 
-def summarise_report(report: dict[str, Any]) -> dict[str, Any]:
+def summarise_report(report: dict[str, Any], *, version: int | None = None) -> dict[str, Any]:
     """The per-seed summary of an evaluator report (``report.to_dict()``), as in ``result.json``.
 
     Delegates to :meth:`facies_bench.evaluation.EvaluationReport.summary`, the one definition the
@@ -265,7 +281,7 @@ def summarise_report(report: dict[str, Any]) -> dict[str, Any]:
     """
     from facies_bench.evaluation import EvaluationReport
 
-    return EvaluationReport.from_dict(report).summary()
+    return EvaluationReport.from_dict(report).summary(version=version)
 
 
 def aggregate_seeds(per_seed: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -338,14 +354,17 @@ def bootstrap_settings(result: dict[str, Any], run_dir: Path | None = None) -> t
     """
     block = result.get("evaluation")
     if isinstance(block, dict) and "n_bootstrap" in block:
-        seed = block.get("bootstrap_seed")
-        return int(block["n_bootstrap"]), (int(seed) if isinstance(seed, int) else None)
+        n, seed = block["n_bootstrap"], block.get("bootstrap_seed")
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise ValidationError(f"result.json: evaluation.n_bootstrap must be an integer, got {n!r}.")
+        return n, (seed if isinstance(seed, int) and not isinstance(seed, bool) else None)
     if run_dir is not None and (Path(run_dir) / "plan.json").is_file():
         try:
-            config = json.loads((Path(run_dir) / "plan.json").read_text()).get("config", {})
-        except (OSError, json.JSONDecodeError):
-            config = {}
-        if isinstance(config.get("n_bootstrap"), int):
+            plan = json.loads((Path(run_dir) / "plan.json").read_text())
+        except (OSError, ValueError):
+            plan = {}
+        config = plan.get("config") if isinstance(plan, dict) else None
+        if isinstance(config, dict) and isinstance(config.get("n_bootstrap"), int):
             return int(config["n_bootstrap"]), None
     return DEFAULT_N_BOOTSTRAP, None
 
@@ -381,7 +400,7 @@ def recompute_metrics(predictions: dict[int, pd.DataFrame], validation_predictio
     from facies_bench.evaluation import evaluate_predictions
 
     reports: dict[int, dict[str, dict[str, Any]]] = {}
-    metrics: dict[str, Any] = {"unpruned": None, "cleaned": None}
+    metrics: dict[str, Any] = {"summary_version": SUMMARY_VERSION, "unpruned": None, "cleaned": None}
     for scoring, variant in (("unpruned", "raw"), ("cleaned", cleaned_variant)):
         if variant is None:
             continue
@@ -398,8 +417,21 @@ def recompute_metrics(predictions: dict[int, pd.DataFrame], validation_predictio
     return metrics, reports
 
 
-def _comparable(block: dict[str, Any]) -> dict[str, Any]:
-    return {k: block[k] for k in ("per_seed", "mean", "std") if k in block}
+def _comparable(block: dict[str, Any], keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """``per_seed``, ``mean`` and ``std`` of a metrics block; with ``keys``, each summary cut to those keys."""
+    out = {k: block[k] for k in ("per_seed", "mean", "std") if k in block}
+    if keys is None:
+        return out
+
+    def cut(summary: Any) -> Any:
+        return {k: v for k, v in summary.items() if k in keys} if isinstance(summary, dict) else summary
+
+    if isinstance(out.get("per_seed"), dict):
+        out["per_seed"] = {seed: cut(summary) for seed, summary in out["per_seed"].items()}
+    for k in ("mean", "std"):
+        if k in out:
+            out[k] = cut(out[k])
+    return out
 
 
 def validate_run(run_dir: str | Path, store: Any, *, tolerance: float = METRIC_TOLERANCE) -> ValidatedRun:
@@ -439,16 +471,17 @@ def validate_run(run_dir: str | Path, store: Any, *, tolerance: float = METRIC_T
     metrics, reports = recompute_metrics(predictions, validations, store, cleaned_variant=cleaned,
                                          n_bootstrap=n_bootstrap, bootstrap_seed=boot_seed)
     submitted = result["metrics"]
-    compare_metrics(_comparable(submitted["unpruned"]), metrics["unpruned"], tolerance=tolerance, source=source,
-                    prefix="metrics.unpruned")
+    keys = run_summary_keys(result, source=source)
+    compare_metrics(_comparable(submitted["unpruned"]), _comparable(metrics["unpruned"], keys), tolerance=tolerance,
+                    source=source, prefix="metrics.unpruned")
     notes = []
     if submitted.get("cleaned") is not None:
         if metrics["cleaned"] is None:
             msg = (f"{source}: metrics.cleaned is given, but the leaderboard's store has no cleaned variant to score it "
                    f"against (variants: {', '.join(store.variants)}).")
             raise ValidationError(msg)
-        compare_metrics(_comparable(submitted["cleaned"]), metrics["cleaned"], tolerance=tolerance, source=source,
-                        prefix="metrics.cleaned")
+        compare_metrics(_comparable(submitted["cleaned"]), _comparable(metrics["cleaned"], keys), tolerance=tolerance,
+                        source=source, prefix="metrics.cleaned")
     elif metrics["cleaned"] is not None:
         notes.append(f"cleaned scores computed by the leaderboard against variant {cleaned!r} (the run reported none)")
     return ValidatedRun(run_dir=run_dir, result=result, result_bytes=data, predictions=predictions,

@@ -13,30 +13,71 @@ from typing import Any, Sequence
 import numpy as np
 
 from facies_bench import schema
+from facies_bench.evaluation.metric_table import MAIN_METRIC, Metric, format_percent, get_metric, headline_metrics, per_class_metrics
 from facies_bench.leaderboard.scoring import RankedEntry
 
 
 @dataclass(frozen=True)
 class Column:
+    """A column of the ranked table.
+
+    Attributes:
+        key: cell key (``data-key`` of the HTML header).
+        title: header text.
+        help: one-line definition (column legend, header tooltip).
+        numeric: right-aligned, sorted on numbers.
+        ascending_first: the first click sorts ascending (lower is better, or a text column).
+        main: the column that ranks the board.
+    """
+
     key: str
     title: str
     help: str
     numeric: bool = True
+    ascending_first: bool = False
+    main: bool = False
 
 
+def _main_columns() -> tuple[Column, ...]:
+    m = get_metric(MAIN_METRIC)
+    interval = ", [95 % glacier-bootstrap interval]" if m.interval else ""
+    return (
+        Column(MAIN_COLUMNS[0], f"{m.title} unpruned", f"{m.title} (%) against all raw labels: mean over seeds{interval}.",
+               ascending_first=not m.higher_is_better, main=True),
+        Column(MAIN_COLUMNS[1], f"{m.title} cleaned", f"{m.title} (%) against the cleaned variant's unpruned samples{interval}.",
+               ascending_first=not m.higher_is_better),
+    )
+
+
+def _metric_columns() -> tuple[Column, ...]:
+    """One column per headline metric of the metric table (the main metric has its two columns)."""
+    columns = []
+    for m in headline_metrics():
+        if m.key == MAIN_METRIC:
+            continue
+        title, help_text = m.title, m.description
+        if m.companion:
+            companion = get_metric(m.companion)
+            title = f"{m.title}{m.joiner.rstrip()} {companion.title.removeprefix(m.title).strip()}".strip()
+            help_text = f"{m.description} Beside it ({m.joiner.strip()}): {companion.description}"
+        columns.append(Column(m.key, title, f"{help_text} Percent, unpruned, mean over seeds.",
+                              ascending_first=not m.higher_is_better))
+    return tuple(columns)
+
+
+#: Keys of the two main-metric columns (unpruned, cleaned), whose cells carry the interval.
+MAIN_COLUMNS = ("main_unpruned", "main_cleaned")
 #: The ranked table's columns, in order.
 COLUMNS: tuple[Column, ...] = (
-    Column("rank", "Rank", "Macro-F1 (unpruned) rank; '=' marks 95 % intervals that overlap the neighbour's."),
-    Column("model", "Model", "Registered model name.", numeric=False),
+    Column("rank", "Rank", f"{get_metric(MAIN_METRIC).title} (unpruned) rank; '=' marks 95 % intervals that overlap the neighbour's.",
+           ascending_first=True),
+    Column("model", "Model", "Registered model name.", numeric=False, ascending_first=True),
     Column("params", "Params", "Trainable parameters."),
-    Column("features", "Features", "The paper's feature set (1-4)."),
-    Column("f1_unpruned", "Macro-F1 unpruned", "Macro-F1 (%) against all raw labels: mean over seeds, [95 % glacier-bootstrap interval]."),
-    Column("f1_cleaned", "Macro-F1 cleaned", "Macro-F1 (%) against the cleaned variant's unpruned samples, [95 % interval]."),
-    Column("accuracy", "Accuracy", "Overall accuracy (%), unpruned."),
-    Column("glacier_f1", "Glacier F1", "Glacier-wise macro-F1 (%): mean ± std across glaciers, unpruned."),
-    Column("ece", "ECE → calibrated", "ECE_100 (%) of the max-softmax confidence before → after per-fold calibration, unpruned."),
+    Column("features", "Features", "The paper's feature set (1-4).", ascending_first=True),
+    *_main_columns(),
+    *_metric_columns(),
     Column("seeds", "Seeds", "Training replicates behind the row."),
-    Column("date", "Date", "When the run was made.", numeric=False),
+    Column("date", "Date", "When the run was made.", numeric=False, ascending_first=True),
 )
 
 
@@ -48,9 +89,7 @@ class Cell:
 
 def pct(value: float | None, digits: int = 1) -> str:
     """A fraction as a percentage with ``digits`` decimals; an en dash when missing."""
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "–"
-    return f"{100 * value:.{digits}f}"
+    return format_percent(value, digits=digits)
 
 
 def format_interval(ci: Sequence[float | None] | None) -> str:
@@ -76,14 +115,24 @@ def _summary(entry: Any, scoring: str) -> tuple[dict[str, Any] | None, dict[str,
 
 
 def _score_cell(entry: Any, scoring: str) -> Cell:
+    m = get_metric(MAIN_METRIC)
     mean, std = _summary(entry, scoring)
-    if not mean or mean.get("macro_f1") is None:
+    if not mean or mean.get(m.key) is None:
         return Cell("–", None)
-    text = pct(mean["macro_f1"])
-    if len(entry.seeds) > 1 and std and std.get("macro_f1") is not None:
-        text += f" ± {pct(std['macro_f1'])}"
-    interval = format_interval(mean.get("macro_f1_ci"))
-    return Cell(f"{text} {interval}".strip(), float(mean["macro_f1"]))
+    text = pct(mean[m.key])
+    if len(entry.seeds) > 1 and std and std.get(m.key) is not None:
+        text += f" ± {pct(std[m.key])}"
+    interval = format_interval(mean.get(m.interval_key)) if m.interval else ""
+    return Cell(f"{text} {interval}".strip(), float(mean[m.key]))
+
+
+def _metric_cell(metric: Metric, mean: dict[str, Any]) -> Cell:
+    """A headline metric's seed mean, with its companion's after the joiner when there is one."""
+    value = mean.get(metric.key)
+    text = metric.format(value)
+    if metric.companion and mean.get(metric.companion) is not None:
+        text = f"{text}{metric.joiner}{get_metric(metric.companion).format(mean[metric.companion])}"
+    return Cell(text, value)
 
 
 def feature_label(entry: Any) -> str:
@@ -95,21 +144,14 @@ def entry_row(ranked: RankedEntry) -> dict[str, Cell]:
     entry = ranked.entry
     mean, _ = _summary(entry, "unpruned")
     mean = mean or {}
-    glacier = "–"
-    if mean.get("glacier_f1_mean") is not None:
-        glacier = f"{pct(mean['glacier_f1_mean'])} ± {pct(mean.get('glacier_f1_std'))}"
-    ece_before, ece_after = mean.get("ece_100"), mean.get("ece_100_calibrated")
-    ece = f"{pct(ece_before)} → {pct(ece_after)}" if ece_after is not None else pct(ece_before)
     return {
         "rank": Cell(ranked.rank_label, ranked.rank),
         "model": Cell(entry.model_name, entry.model_name.lower()),
         "params": Cell(format_count(entry.n_parameters), entry.n_parameters),
         "features": Cell(feature_label(entry), entry.feature_set or 99),
-        "f1_unpruned": _score_cell(entry, "unpruned"),
-        "f1_cleaned": _score_cell(entry, "cleaned"),
-        "accuracy": Cell(pct(mean.get("accuracy")), mean.get("accuracy")),
-        "glacier_f1": Cell(glacier, mean.get("glacier_f1_mean")),
-        "ece": Cell(ece, ece_before),
+        MAIN_COLUMNS[0]: _score_cell(entry, "unpruned"),
+        MAIN_COLUMNS[1]: _score_cell(entry, "cleaned"),
+        **{m.key: _metric_cell(m, mean) for m in headline_metrics() if m.key != MAIN_METRIC},
         "seeds": Cell(str(len(entry.seeds)), len(entry.seeds)),
         "date": Cell(entry.date, entry.date),
     }
@@ -136,8 +178,8 @@ def class_breakdown(entry: Any, scoring: str = "unpruned") -> list[dict[str, Any
     for name, key in zip(schema.CLASS_NAMES, schema.CLASS_KEYS):
         cells = [((r.get("overall") or {}).get("per_class") or {}).get(key) or {} for r in reports]
         row = {"class": name}
-        for key in ("precision", "recall", "f1", "iou"):
-            row[key] = _mean([c.get(key) for c in cells]) if cells else None
+        for m in per_class_metrics():
+            row[m.per_class] = _mean([c.get(m.per_class) for c in cells]) if cells else None
         row["support"] = cells[0].get("support") if cells else None
         rows.append(row)
     return rows
@@ -160,13 +202,15 @@ def group_breakdown(entry: Any, group: str, scoring: str = "unpruned") -> list[d
     if not reports:
         return []
     names = list((reports[0].get(group) or {}).keys())
+    main = get_metric(MAIN_METRIC)
     rows = []
     for name in names:
         cells = [(r.get(group) or {}).get(name) or {} for r in reports]
         row: dict[str, Any] = {"name": name, "n": _group_n(cells[0])}
-        row["accuracy"] = _mean([c.get("accuracy") for c in cells])
-        row["macro_f1"] = _mean([c.get("macro_f1") for c in cells])
-        row["per_class_f1"] = {name: _mean([((c.get("per_class") or {}).get(key) or {}).get("f1") for c in cells])
+        for m in headline_metrics():
+            if m.from_confusion is not None:
+                row[m.key] = _mean([c.get(m.key) for c in cells])
+        row["per_class_f1"] = {name: _mean([((c.get("per_class") or {}).get(key) or {}).get(main.per_class) for c in cells])
                                for name, key in zip(schema.CLASS_NAMES, schema.CLASS_KEYS)}
         rows.append(row)
     return rows

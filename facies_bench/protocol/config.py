@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 from facies_bench import schema
-from facies_bench.errors import UnknownNameError
+from facies_bench.errors import InvalidValueError, UnknownNameError
 
 #: Executors understood by :func:`facies_bench.protocol.run_protocol`.
 EXECUTORS = ("local", "ray")
@@ -38,7 +38,7 @@ def parse_folds(folds: str | int | list[int] | tuple[int, ...] | None) -> tuple[
                     parsed.append(int(part))
             except ValueError:
                 msg = f"Cannot read folds {folds!r}: use comma-separated fold numbers or ranges such as '0,1,5' or '0-2' (valid folds 0-{schema.N_FOLDS - 1})."
-                raise UnknownNameError(msg) from None
+                raise InvalidValueError(msg) from None
         folds = parsed
     out = sorted({int(f) for f in folds})
     bad = [f for f in out if not 0 <= f < schema.N_FOLDS]
@@ -92,7 +92,7 @@ class ProtocolConfig:
         object.__setattr__(self, "folds", parse_folds(self.folds))
         seeds = (self.seeds,) if isinstance(self.seeds, int) else tuple(int(s) for s in self.seeds)
         if not seeds or len(set(seeds)) != len(seeds):
-            raise UnknownNameError(f"Seeds must be distinct integers, got {self.seeds!r}.")
+            raise InvalidValueError(f"Seeds must be distinct integers, got {self.seeds!r}.")
         object.__setattr__(self, "seeds", seeds)
         if isinstance(self.recipe_overrides, Mapping):
             object.__setattr__(self, "recipe_overrides", _freeze(self.recipe_overrides))
@@ -101,15 +101,15 @@ class ProtocolConfig:
         if self.precision is not None and self.precision not in PRECISIONS:
             raise UnknownNameError(f"Unknown precision {self.precision!r}. Valid: {', '.join(PRECISIONS)}.")
         if self.epochs is not None and int(self.epochs) < 1:
-            raise UnknownNameError(f"Epochs must be a positive integer, got {self.epochs!r}.")
+            raise InvalidValueError(f"Epochs must be a positive integer, got {self.epochs!r}.")
         if self.gpus_per_unit < 0 or (self.cpus_per_unit is not None and self.cpus_per_unit <= 0):
-            raise UnknownNameError(f"Resources per unit must be positive: cpus={self.cpus_per_unit!r}, gpus={self.gpus_per_unit!r}.")
+            raise InvalidValueError(f"Resources per unit must be positive: cpus={self.cpus_per_unit!r}, gpus={self.gpus_per_unit!r}.")
 
     @classmethod
     def from_options(cls, *, features: int | str = 4, seed: int = 0, n_seeds: int = 1, **kwargs: Any) -> "ProtocolConfig":
         """Build a config from CLI-style options: ``seed`` and ``n_seeds`` give ``seed .. seed+n_seeds-1``."""
         if n_seeds < 1:
-            raise UnknownNameError(f"--seeds must be at least 1, got {n_seeds}.")
+            raise InvalidValueError(f"--seeds must be at least 1, got {n_seeds}.")
         return cls(features=schema.resolve_features(features), seeds=tuple(range(seed, seed + n_seeds)), **kwargs)
 
     @property

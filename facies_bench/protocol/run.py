@@ -21,6 +21,7 @@ import numpy as np
 from facies_bench import schema
 from facies_bench.data.store import FaciesStore
 from facies_bench.errors import IncompleteRunError, SubmissionError, UnknownNameError
+from facies_bench.evaluation.metric_table import SUMMARY_VERSION
 from facies_bench.protocol._io import RunDir, is_url
 from facies_bench.protocol.config import ProtocolConfig
 from facies_bench.protocol.executors import LocalExecutor, ProgressReporter, UnitOutcome, make_executor
@@ -222,7 +223,7 @@ def merge_run(run_dir: str | RunDir, store: FaciesStore, *, submission: Submissi
         "wall_time_s": {u.unit_id: records[u.unit_id].get("wall_time_s") for u in units},
         "predictions": predictions,
         "validation_predictions": validation_predictions,
-        "metrics": {"unpruned": unpruned,
+        "metrics": {"summary_version": SUMMARY_VERSION, "unpruned": unpruned,
                     "cleaned": {"variant": cleaned, **aggregate_seeds(per_seed_clean)} if cleaned is not None else None},
     }
     rd.write_json(RESULT_FILE, result)

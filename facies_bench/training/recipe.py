@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from facies_bench.errors import UnknownNameError
+from facies_bench.errors import InvalidValueError, UnknownNameError
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -102,7 +102,7 @@ class TrainingRecipe:
             problems.append(f"brightness={self.brightness!r} (must be >= 0)")
         if problems:
             msg = "Invalid training recipe: " + "; ".join(problems) + "."
-            raise ValueError(msg)
+            raise InvalidValueError(msg)
 
     @classmethod
     def quick(cls) -> "TrainingRecipe":

@@ -18,10 +18,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-import numpy as np
 import torch
 
-from facies_bench import schema
+from facies_bench.evaluation.metrics import mean_iou_score
 from facies_bench.models.wrapper import FaciesModel, autocast_context
 from facies_bench.training.augment import augment_batch
 from facies_bench.training.loss import focal_loss, sample_weights
@@ -42,7 +41,8 @@ class TrainResult:
         history: one dict per epoch: epoch, lr, loss, accuracy (training, augmented and
             weighted as in the recipe), val_loss, val_accuracy, val_miou, time_s.
         best_epoch: the kept epoch (0-based).
-        best_val_miou: its validation mean IoU.
+        best_val_miou: its validation mean IoU (the evaluator's ``mean_iou``: over the classes
+            present in the validation labels).
         train_time_s: wall time of the whole training.
         recipe: the recipe used.
         device: the device trained on.
@@ -55,17 +55,6 @@ class TrainResult:
     train_time_s: float = 0.0
     recipe: TrainingRecipe = field(default_factory=TrainingRecipe)
     device: str = "cpu"
-
-
-def mean_iou_score(y_true: np.ndarray, y_pred: np.ndarray, *, n_classes: int = schema.N_CLASSES) -> float:
-    """Mean Jaccard index over the classes present in ``y_true`` or ``y_pred`` (Keras ``MeanIoU``)."""
-    y_true = np.asarray(y_true, np.int64)
-    y_pred = np.asarray(y_pred, np.int64)
-    cm = np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-    tp = np.diag(cm).astype(np.float64)
-    denom = cm.sum(0) + cm.sum(1) - tp
-    valid = denom > 0
-    return float((tp[valid] / denom[valid]).mean()) if valid.any() else 0.0
 
 
 def resolve_device(name: str) -> torch.device:

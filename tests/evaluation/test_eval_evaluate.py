@@ -15,6 +15,7 @@ from facies_bench.data.store import open_store
 from facies_bench.errors import PredictionsError
 from facies_bench.evaluation import evaluate_frame, evaluate_predictions, load_calibrators, load_report
 from facies_bench.evaluation.bootstrap import bootstrap_glaciers
+from facies_bench.evaluation.metric_table import get_metric, per_class_metrics
 from facies_bench.evaluation.metrics import confusion_counts, expected_calibration_error
 from facies_bench.evaluation.report import EvaluationReport
 from facies_bench.predictions import write_predictions
@@ -146,9 +147,9 @@ def test_glacier_wise_known_answer(make_predictions_frame):
     # In report.md the first Scandinavia row is the precision table: ice empty, debris 100.0, n table has 0.
     md = EvaluationReport(d).to_markdown().splitlines()
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in md if line.startswith("| Scandinavia |")]
-    assert len(rows) == 4
+    assert len(rows) == len(per_class_metrics()) + 1  # one table per per-class score, then n
     assert rows[0][1] == "" and rows[0][3] == "100.0" and rows[0][-1] == "100.0"
-    assert rows[3][1] == "0" and rows[3][3] == "2"
+    assert rows[-1][1] == "0" and rows[-1][3] == "2"
 
 
 def test_bootstrap_deterministic_and_contains_estimate(tiny_meta, tiny_predictions):
@@ -159,20 +160,20 @@ def test_bootstrap_deterministic_and_contains_estimate(tiny_meta, tiny_predictio
     a = bootstrap_glaciers(cm, n_resamples=300, seed=7)
     b = bootstrap_glaciers(cm, n_resamples=300, seed=7)
     c = bootstrap_glaciers(cm, n_resamples=300, seed=8)
-    np.testing.assert_array_equal(a.macro_f1, b.macro_f1)
-    assert not np.array_equal(a.macro_f1, c.macro_f1)
+    np.testing.assert_array_equal(a.values["macro_f1"], b.values["macro_f1"])
+    assert not np.array_equal(a.values["macro_f1"], c.values["macro_f1"])
     estimate = f1_score(y_true, y_pred, average="macro")
-    low, high = a.macro_f1_ci
+    low, high = a.interval("macro_f1")
     assert low < estimate < high
-    low, high = a.accuracy_ci
+    low, high = a.interval("accuracy")
     assert low < accuracy_score(y_true, y_pred) < high
     # Each resample equals scikit-learn on the concatenated samples of the drawn glaciers.
     draws = np.random.default_rng(7).integers(0, len(names), size=(300, len(names)))
     for r in range(3):
         rows = np.concatenate([np.flatnonzero(codes == g) for g in draws[r]])
         present = sorted(set(y_true[rows].tolist()))
-        assert a.macro_f1[r] == pytest.approx(f1_score(y_true[rows], y_pred[rows], labels=present, average="macro"))
-        assert a.accuracy[r] == pytest.approx(accuracy_score(y_true[rows], y_pred[rows]))
+        assert a.values["macro_f1"][r] == pytest.approx(f1_score(y_true[rows], y_pred[rows], labels=present, average="macro"))
+        assert a.values["accuracy"][r] == pytest.approx(accuracy_score(y_true[rows], y_pred[rows]))
 
 
 def test_cleaned_variant_scores_unpruned_only(tiny_store_copy, tiny_predictions):
@@ -234,7 +235,7 @@ def test_cli_score(tiny_store_path, tiny_store, tiny_predictions, tiny_validatio
                "--bootstrap", "50", "-o", str(tmp_path / "rep"), "--save-calibrators", str(tmp_path / "cal.json")])
     assert rc == 0
     out = capsys.readouterr().out
-    assert "macro F1" in out and "ECE_100 calibrated" in out
+    assert get_metric("macro_f1").title in out and get_metric("ece_100_calibrated").title in out
     d = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert d["provenance"]["predictions"]["sha256"] == hashlib.sha256(pred_path.read_bytes()).hexdigest()
     assert d["bootstrap"]["n_resamples"] == 50

@@ -48,7 +48,7 @@ def write_run(run_dir: Path, store: Any, *, model: str = "test_model", skill: fl
     Metrics follow ``facies_bench.protocol.run.merge_run``: each seed's reports bootstrap with that
     seed, seeds are aggregated with the protocol's ``aggregate_seeds``.
     """
-    from facies_bench.evaluation import EvaluationReport, evaluate_predictions
+    from facies_bench.evaluation import SUMMARY_VERSION, EvaluationReport, evaluate_predictions
     from facies_bench.protocol.run import aggregate_seeds
 
     run_dir = Path(run_dir)
@@ -78,7 +78,8 @@ def write_run(run_dir: Path, store: Any, *, model: str = "test_model", skill: fl
                 continue
             report = evaluate_predictions(test, store, variant=v, validation_predictions=val, n_bootstrap=n_bootstrap, seed=seed)
             per_seed[scoring][str(seed)] = EvaluationReport.from_dict(report.to_dict()).summary()
-    metrics: dict[str, Any] = {"unpruned": {"variant": "raw", **aggregate_seeds(per_seed["unpruned"])}, "cleaned": None}
+    metrics: dict[str, Any] = {"summary_version": SUMMARY_VERSION,
+                               "unpruned": {"variant": "raw", **aggregate_seeds(per_seed["unpruned"])}, "cleaned": None}
     if per_seed["cleaned"]:
         metrics["cleaned"] = {"variant": cleaned_variant, **aggregate_seeds(per_seed["cleaned"])}
     describe = store.describe()

@@ -11,7 +11,7 @@ def test_add_then_build(good_run, lb_store, tmp_path, capsys):
     rc = main(["leaderboard", "add", str(good_run), "--store", lb_store.path, "--results", str(results)])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "Added good_model-fs4-" in out and "board glacier_facies_tiny--tiny_0--raw" in out and "macro-F1 unpruned" in out
+    assert "Added good_model-fs4-" in out and "board glacier_facies_tiny--tiny_0--raw" in out and "Macro-F1 unpruned" in out
     rc = main(["leaderboard", "build", "--results", str(results), "-o", str(tmp_path / "lb"), "--no-plots"])
     out = capsys.readouterr().out
     assert rc == 0, out

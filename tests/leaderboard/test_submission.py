@@ -10,6 +10,7 @@ import pytest
 
 from facies_bench import schema
 from facies_bench.errors import ValidationError
+from facies_bench.evaluation.metric_table import SUMMARY_VERSION, summary_keys
 from facies_bench.leaderboard import validate_run
 from runs import edit_result
 
@@ -135,3 +136,53 @@ def test_too_few_bootstrap_resamples_are_rejected(good_run, lb_store):
 def test_missing_run_directory_is_a_clear_error(tmp_path, lb_store):
     with pytest.raises(ValidationError, match="does not exist"):
         validate_run(tmp_path / "nope", lb_store)
+
+
+@pytest.fixture()
+def newer_table(monkeypatch):
+    """The metric table as a later release would have it: one more metric, in the next summary version."""
+    from facies_bench.evaluation import metric_table
+    from facies_bench.leaderboard import submission
+
+    version = metric_table.SUMMARY_VERSION + 1
+    macro_recall = metric_table.get_metric("macro_recall").from_confusion
+    extra = metric_table.Metric("balanced_error", "Balanced error", "One minus the macro recall.", higher_is_better=False,
+                                since=version, from_confusion=lambda cm: 1.0 - macro_recall(cm))
+    monkeypatch.setattr(metric_table, "METRICS", (*metric_table.METRICS, extra))
+    monkeypatch.setattr(metric_table, "_BY_KEY", {**metric_table._BY_KEY, extra.key: extra})
+    monkeypatch.setattr(metric_table, "SUMMARY_VERSION", version)
+    monkeypatch.setattr(submission, "SUMMARY_VERSION", version)
+    return extra
+
+
+def test_a_run_without_summary_version_is_version_1(good_run, lb_store):
+    def as_version_1(result):
+        metrics = result["metrics"]
+        del metrics["summary_version"]
+        for block in (metrics["unpruned"], metrics["cleaned"]):
+            for summary in (*block["per_seed"].values(), block["mean"], block["std"]):
+                for key in set(summary) - set(summary_keys(1)):
+                    del summary[key]
+    edit_result(good_run, as_version_1)
+    validate_run(good_run, lb_store)
+
+
+def test_an_older_run_validates_against_its_own_summary_keys(good_run, lb_store, newer_table):
+    assert json.loads((good_run / "result.json").read_text())["metrics"]["summary_version"] < newer_table.since
+    run = validate_run(good_run, lb_store)
+    mean = run.metrics["unpruned"]["mean"]
+    assert run.metrics["summary_version"] == newer_table.since
+    assert mean[newer_table.key] == pytest.approx(1.0 - mean["macro_recall"])  # recomputed for the board all the same
+
+
+def test_a_run_of_the_newer_version_must_hold_its_new_keys(good_run, lb_store, newer_table):
+    edit_result(good_run, lambda r: r["metrics"].__setitem__("summary_version", newer_table.since))
+    with pytest.raises(ValidationError, match=r"metrics\.unpruned\.mean\.balanced_error missing"):
+        validate_run(good_run, lb_store)
+
+
+@pytest.mark.parametrize("version", [0, SUMMARY_VERSION + 1, "1", None])
+def test_unknown_summary_version_is_rejected(good_run, lb_store, version):
+    edit_result(good_run, lambda r: r["metrics"].__setitem__("summary_version", version))
+    with pytest.raises(ValidationError, match=r"metrics\.summary_version: Summary version .* is unknown"):
+        validate_run(good_run, lb_store)

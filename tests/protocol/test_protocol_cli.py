@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from facies_bench.cli.main import main
+from facies_bench.evaluation.metric_table import SUMMARY_VERSION, get_metric
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINES = sorted((ROOT / "baselines").glob("*.py"))
@@ -24,7 +25,8 @@ def test_evaluate_each_baseline_quick(baseline, tiny_store_path, tmp_path, capsy
     f1 = result["metrics"]["unpruned"]["mean"]["macro_f1"]
     assert 0.0 <= f1 <= 1.0
     shown = capsys.readouterr().out
-    assert "macro-F1" in shown and result["model"]["name"] in shown
+    assert get_metric("macro_f1").title in shown and result["model"]["name"] in shown
+    assert result["metrics"]["summary_version"] == SUMMARY_VERSION
 
 
 def test_baselines_present():

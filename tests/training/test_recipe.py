@@ -41,11 +41,14 @@ def test_cosine_decay_is_keras():
     assert cosine_factor(25, 100, 0.1) == pytest.approx(0.9 * 0.5 * (1 + math.cos(math.pi / 4)) + 0.1)
 
 
-def test_mean_iou_over_present_classes():
+def test_mean_iou_is_the_evaluators():
     from sklearn.metrics import jaccard_score
 
+    from facies_bench.evaluation.metrics import confusion_counts, scores_from_confusion
+
     y_true = np.array([0, 0, 1, 1, 2, 5])
-    y_pred = np.array([0, 1, 1, 1, 0, 3])
-    present = np.union1d(y_true, y_pred)
-    expected = jaccard_score(y_true, y_pred, labels=present, average="macro")
+    y_pred = np.array([0, 1, 1, 1, 0, 3])  # class 3 is predicted but has no true sample: not averaged
+    expected = jaccard_score(y_true, y_pred, labels=np.unique(y_true), average="macro")
     assert mean_iou_score(y_true, y_pred) == pytest.approx(expected)
+    assert mean_iou_score(y_true, y_pred) == scores_from_confusion(confusion_counts(y_true, y_pred)).mean_iou
+    assert expected != pytest.approx(jaccard_score(y_true, y_pred, labels=np.union1d(y_true, y_pred), average="macro"))
