@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from facies_bench.errors import UnknownNameError
 
 #: Version of the store / report layout written by this package.  Bump on incompatible change.
-#: 2: the authors' feature conventions (shadow mask 1 = lit, proximity = distance / maximum).
+#: 2: the authors' feature conventions (shadow mask 1 = lit, hillshade cos(slope), proximity = distance / maximum).
 SCHEMA_VERSION = 2
 #: Version of the benchmark protocol (folds, validation rule, recipe).  Goes into every result.
 PROTOCOL_VERSION = "1.0"
@@ -92,7 +92,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(6, "elevation", "topographic", "Copernicus DEM elevation normalised per glacier to [0, 1] over the glacier's range."),
     Feature(7, "slope", "topographic", "Terrain slope from the DEM, degrees."),
     Feature(8, "shadow_mask", "topographic", "In-sun mask as python-dem-shadows' project_shadows returns it (1 = lit, 0 = in the cast shadow of terrain), traced over the DEM along the scene's sun azimuth and elevation."),
-    Feature(9, "hillshade", "topographic", "Hillshade in [0, 1] for the scene's solar geometry, ignoring cast shadows."),
+    Feature(9, "hillshade", "topographic", "Hillshade as the authors' data carry it: the terrain lit from the zenith, cos(slope), in (0, 1] (inferred from the published models; see docs/published_models.md)."),
     Feature(10, "proximity", "geometric", "Distance to the glacier outline divided by the glacier's largest distance ([0, 1] inside, 0 outside), as the authors' apply.py does."),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)

@@ -5,6 +5,7 @@ from facies_bench.features.terrain import (
     cast_shadow_mask,
     compute_feature_stack,
     hillshade,
+    hillshade_feature,
     in_sun_mask,
     normalise_per_glacier,
     proximity_feature,
@@ -14,6 +15,6 @@ from facies_bench.features.terrain import (
 )
 
 __all__ = [
-    "aspect_degrees", "cast_shadow_mask", "compute_feature_stack", "hillshade", "in_sun_mask", "normalise_per_glacier",
+    "aspect_degrees", "cast_shadow_mask", "compute_feature_stack", "hillshade", "hillshade_feature", "in_sun_mask", "normalise_per_glacier",
     "proximity_feature", "proximity_to_outline", "slope_degrees", "solar_position",
 ]

@@ -5,7 +5,8 @@ simulator's :func:`~facies_bench.features.terrain.compute_feature_stack` uses, a
 block so memory stays bounded on large scenes, and gives the same values (checked against
 ``compute_feature_stack`` in the tests):
 
-* slope and hillshade (3 x 3 Horn differences): blocks of rows with a one-row halo;
+* slope and the hillshade feature (``cos(slope)``, 3 x 3 Horn differences): blocks of rows
+  with a one-row halo;
 * cast shadow: blocks of rows with a halo as long as the longest sun ray that can cast a shadow
   (scene relief over the ray's rise per pixel), towards the sun;
 * elevation normalised per glacier: per-glacier DEM minimum and maximum gathered block by
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 #: Features derived from the DEM (elevation is the DEM itself, normalised per glacier).
 DEM_FEATURES = ("elevation", "slope", "shadow_mask", "hillshade")
 #: Features that also need the sun's position.
-SUN_FEATURES = ("shadow_mask", "hillshade")
+SUN_FEATURES = ("shadow_mask",)
 #: How far (px) the nearest glacier of an outside pixel is searched for (patches reach 28 px).
 NEAREST_HALO = 64
 
@@ -65,7 +66,7 @@ def build_feature_bands(optical: np.ndarray, glacier_ids: np.ndarray, *, needed:
         pixel_size: pixel side in metres.
         dem: (H, W) elevations in metres (NaN at nodata), needed for any DEM feature not supplied.
         supplied: ``{feature name: (H, W)}`` rasters the user gave; they take precedence.
-        sun_azimuth: degrees clockwise from north (for shadow mask and hillshade).
+        sun_azimuth: degrees clockwise from north (for the shadow mask).
         sun_elevation: degrees above the horizon.
         scene_path: the optical scene's path, for messages.
         workdir: write derived bands as :class:`~facies_bench.mapping.io.DiskBand` files here.
@@ -77,7 +78,7 @@ def build_feature_bands(optical: np.ndarray, glacier_ids: np.ndarray, *, needed:
 
     Raises:
         RasterError: a DEM feature is needed but neither supplied nor derivable (no DEM), or the
-            shadow mask / hillshade is needed without the sun's position.
+            shadow mask is needed without the sun's position.
     """
     supplied = {schema.FEATURE_NAMES[schema.feature_index(k)]: v for k, v in (supplied or {}).items()}
     bands: dict[str, np.ndarray] = {}
@@ -146,7 +147,7 @@ def _slope_block(dem: np.ndarray, pixel_size: float, azimuth: float | None, elev
 
 
 def _hillshade_block(dem: np.ndarray, pixel_size: float, azimuth: float | None, elevation: float | None) -> np.ndarray:
-    return terrain.hillshade(dem, pixel_size, sun_azimuth=float(azimuth), sun_elevation=float(elevation))
+    return terrain.hillshade_feature(dem, pixel_size)
 
 
 def _glacier_labels(ids: np.ndarray) -> np.ndarray:

@@ -155,12 +155,18 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
 
     Args:
         path: a checkpoint written by :func:`save_checkpoint` (``evaluate``'s fold models,
-            ``import-keras``).
+            ``import-keras``), or ``"published:fs4/fold0"``-style names of the authors' published
+            models (fetched on first use, normalised with the published estimate; see
+            :mod:`facies_bench.published`).
         device: where to put the model.
 
     Raises:
         CheckpointError: the file is missing, is not a checkpoint, or its model cannot be rebuilt.
     """
+    if isinstance(path, str) and path.startswith("published:"):
+        from facies_bench.published import load_published_model
+
+        return load_published_model(path, device=device)
     path = Path(path)
     ckpt = read_checkpoint(path)
     target = _resolve_builder(ckpt, path)
