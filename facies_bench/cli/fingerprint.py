@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -45,8 +46,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         models = []
         for w in weights or DEFAULT_MODELS:
             if w.endswith(".h5"):
-                explicit = published_norm_stats().to_dict() if stats == "published" else stats
-                models.append((Path(w).name, import_keras_weights(w, norm_stats=explicit)))
+                models.append((Path(w).name, import_keras_weights(w, norm_stats=stats)))
             else:
                 models.append((w.removeprefix("published:"), load_published_model(w, norm_stats=stats)))
         result = fingerprint(patches, models, labels=labels, feature_min=lo, feature_max=hi, normalisation=norm_stats)
@@ -60,7 +60,7 @@ def _print(result, store_path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 140)  # a pipe gets the whole table, not 80 columns
     means = Table(title=f"Normalised channel means ({result.normalisation} min/max), {result.n_patches:,} patches of {store_path}")
     for col in ("channel", "this data", "real (models)", "|Δ|"):
         means.add_column(col, justify="right")

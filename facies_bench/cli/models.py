@@ -42,7 +42,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         weights: Path = typer.Argument(..., help="The authors' Keras weights (.h5, e.g. fs4/fold0_after.h5)."),
         output: Path = typer.Option(..., "--output", "-o", help="Checkpoint to write (MODEL.pt)."),
         features: str = typer.Option(None, "--features", "-f", help="Feature set 1-4 (default: from the file's channel count)."),
-        norm_stats: str = typer.Option(None, "--norm-stats", help="A facies store or a JSON {\"min\": [...], \"max\": [...]}; default: inputs already normalised."),
+        norm_stats: str = typer.Option(None, "--norm-stats", help="'published' (the authors' min/max as estimated from their weights), a facies store or a JSON {\"min\": [...], \"max\": [...]}; default: inputs already normalised."),
     ) -> None:
         """Convert published Keras weights into a checkpoint for facies_bench.load_model."""
         from facies_bench.models import count_parameters, import_keras_weights, save_checkpoint

@@ -8,8 +8,8 @@ layers are conv, bn (x6) then dense (x3).  Conversion: conv kernel (kh, kw, in, 
 moving variance -> weight, bias, running_mean, running_var.
 
 The authors' min/max normalisation file is not published, so an imported model normalises with
-statistics given explicitly (a store or a small JSON) and otherwise takes its input as already
-normalised.
+statistics given explicitly: ``"published"`` (the estimate derived from the weights themselves),
+a store or a small JSON; without them it takes its input as already normalised.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ from facies_bench.models.wrapper import FaciesModel
 MODEL_NAME = "cnn_baseline"
 BUILDER = "facies_bench.models.cnn_baseline:build_paper_cnn"
 _LAYOUT = ("conv", "bn") * 6 + ("dense",) * 3
+#: ``norm_stats`` value meaning the estimate of the authors' normalisation shipped with the package
+#: (``resources/published_norm_stats.json``; see :mod:`facies_bench.published.norm_stats`).
+PUBLISHED_NORM_STATS = "published"
 
 
 def _decode(values: Any) -> list[str]:
@@ -117,7 +120,8 @@ def load_norm_stats(source: Any, features: Sequence[str]) -> tuple[np.ndarray, n
     """Per-feature (min, max) for ``features`` from a store or a JSON file / dict.
 
     Args:
-        source: a :class:`~facies_bench.data.store.FaciesStore`, a store path, a ``.json`` path
+        source: ``"published"`` (the estimate of the authors' min/max derived from their weights),
+            a :class:`~facies_bench.data.store.FaciesStore`, a store path, a ``.json`` path
             or a dict ``{"min": [...], "max": [...]}`` with one value per feature of
             ``features`` or per schema feature (11; then the needed ones are picked);
             an optional ``"features": [names]`` key names the values' features.
@@ -127,6 +131,11 @@ def load_norm_stats(source: Any, features: Sequence[str]) -> tuple[np.ndarray, n
         ConversionError: the JSON is malformed or does not cover ``features``.
     """
     features = tuple(features)
+    if isinstance(source, str) and source == PUBLISHED_NORM_STATS:
+        from importlib import resources
+
+        data = json.loads(resources.files("facies_bench").joinpath("resources", "published_norm_stats.json").read_text())
+        return load_norm_stats({k: data[k] for k in ("features", "min", "max")}, features)
     if hasattr(source, "feature_indices") and hasattr(source, "feature_min"):
         idx = source.feature_indices(features)
         return source.feature_min[idx], source.feature_max[idx]

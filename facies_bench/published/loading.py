@@ -30,7 +30,6 @@ def load_published_model(name: str, *, norm_stats: Any = "published", device: st
         DownloadError: the weights cannot be fetched (the message says where to put them by hand).
     """
     from facies_bench.models.keras_import import import_keras_weights
-    from facies_bench.published.norm_stats import published_norm_stats
 
     members = resolve_published(name)
     if len(members) != 1:
@@ -41,8 +40,7 @@ def load_published_model(name: str, *, norm_stats: Any = "published", device: st
     path = fetch_published_file(WEIGHTS[single])
     label = "published"
     if isinstance(norm_stats, str) and norm_stats == "published":
-        estimate = published_norm_stats()
-        norm_stats = {"features": list(estimate.features), "min": estimate.min, "max": estimate.max}
+        pass  # import_keras_weights reads the shipped estimate
     elif norm_stats is None or (isinstance(norm_stats, str) and norm_stats == "identity"):
         norm_stats, label = None, "identity"
     else:
