@@ -72,15 +72,12 @@ def _random_model(features: np.ndarray):
     return model.eval()
 
 
-def _published_model(features: np.ndarray):
+def _published_model():
     if not (PUBLISHED / "fs1" / "fold0_after.h5").exists():
         return None
     from facies_bench.models import import_keras_weights
 
-    optical = features[:6].reshape(6, -1)
-    stats = {"min": optical.min(axis=1).tolist(), "max": optical.max(axis=1).tolist(),
-             "features": list(schema.FEATURE_SETS[1])}
-    return import_keras_weights(PUBLISHED / "fs1" / "fold0_after.h5", norm_stats=stats)
+    return import_keras_weights(PUBLISHED / "fs1" / "fold0_after.h5", norm_stats="published")
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +100,7 @@ def _per_pixel_px_s(model, features, rows, cols) -> float:
 @pytest.mark.parametrize("which", ["random_papercnn", "published_fs1"])
 def test_dense_vs_exact_vs_per_pixel(benchmark, scene, which):
     features, outline = scene
-    model = _random_model(features) if which == "random_papercnn" else _published_model(features)
+    model = _random_model(features) if which == "random_papercnn" else _published_model()
     if model is None:
         pytest.skip("published weights not available")
     rng = np.random.default_rng(2)
@@ -209,7 +206,7 @@ def test_dense_exact_agreement_on_synthetic_scenes(benchmark, weights):
     from facies_bench.models import import_keras_weights
 
     store = resolve_store(quick=True)
-    model = import_keras_weights(PUBLISHED / weights, norm_stats=store.path).eval()
+    model = import_keras_weights(PUBLISHED / weights, norm_stats="published").eval()  # the authors' normalisation, as estimated
     channels = [schema.FEATURE_NAMES.index(f) for f in model.features]
     rng = np.random.default_rng(0)
     pad = 28

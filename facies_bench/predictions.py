@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,9 @@ import numpy as np
 import pandas as pd
 
 from facies_bench import schema
-from facies_bench.hashing import file_sha256
+from facies_bench.atomic import atomic_path
 from facies_bench.errors import PredictionsError
+from facies_bench.hashing import file_sha256
 
 #: Largest accepted |row sum - 1| of the probability columns.
 SUM_TOLERANCE = 1e-3
@@ -219,20 +219,13 @@ def write_predictions(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
         raise PredictionsError(f"Cannot write predictions to {str(path)!r}: suffix {suffix!r}; valid: {', '.join(SUFFIXES)}.")
     kind = "validation" if "model_fold" in frame else "test"
     clean = read_predictions(frame, kind=kind)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if suffix in (".parquet", ".pq"):
-                clean.to_parquet(fh, engine="pyarrow", index=False)
-            elif suffix == ".csv":
-                clean.to_csv(fh, index=False)
-            else:
-                np.savez(fh, **{c: clean[c].to_numpy() for c in clean.columns})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        if suffix in (".parquet", ".pq"):
+            clean.to_parquet(fh, engine="pyarrow", index=False)
+        elif suffix == ".csv":
+            clean.to_csv(fh, index=False)
+        else:
+            np.savez(fh, **{c: clean[c].to_numpy() for c in clean.columns})
     return path
 
 

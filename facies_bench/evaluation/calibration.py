@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from facies_bench import schema
+from facies_bench.atomic import atomic_write_text
 from facies_bench.errors import CalibrationError, PredictionsError
 from facies_bench.evaluation.metrics import reliability_curve
 
@@ -169,16 +169,7 @@ def save_calibrators(calibrators: dict[int, Calibrator], path: str | os.PathLike
     path = Path(path)
     payload = {"format": CALIBRATOR_FORMAT, "version": 1,
                "calibrators": {str(k): c.to_dict() for k, c in sorted(calibrators.items())}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, json.dumps(payload, indent=1))
 
 
 def load_calibrators(path: str | os.PathLike) -> dict[int, Calibrator]:

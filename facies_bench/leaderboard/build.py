@@ -20,14 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from facies_bench import schema
+from facies_bench.atomic import atomic_write_text
 from facies_bench.evaluation.metric_table import MAIN_METRIC
+from facies_bench.leaderboard.eval_yaml import (
+    benchmark_eval_yaml,
+    dump_yaml,
+    eval_result_files,
+)
 from facies_bench.leaderboard.paths import DEFAULT_OUTPUT_DIR
-from facies_bench.leaderboard.eval_yaml import benchmark_eval_yaml, dump_yaml, eval_result_files
 from facies_bench.leaderboard.render_html import render_html
 from facies_bench.leaderboard.render_md import render_markdown
 from facies_bench.leaderboard.results import Board, load_boards
 from facies_bench.leaderboard.scoring import MAIN_SCORING, rank_entries
-
 
 SPACE_FRONT_MATTER = {
     "title": "Glacier facies leaderboard",
@@ -57,13 +61,7 @@ class BuildResult:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_text(path, text)
 
 
 def _swap_dir(new: Path | None, target: Path) -> None:

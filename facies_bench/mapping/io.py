@@ -27,7 +27,6 @@ import json
 import logging
 import math
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from rasterio.transform import Affine, array_bounds
 from rasterio.windows import Window
 
 from facies_bench import schema
+from facies_bench.atomic import atomic_path
 from facies_bench.errors import RasterError
 
 log = logging.getLogger(__name__)
@@ -477,23 +477,16 @@ def _write_cog(path: str | os.PathLike, array: np.ndarray, grid: RasterGrid, *, 
     path = Path(path)
     if array.shape != grid.shape:
         raise RasterError(f"Cannot write {str(path)!r}: array shape {array.shape} differs from the grid {grid.shape}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.tif")
     profile = {"driver": "COG", "width": grid.width, "height": grid.height, "count": 1, "dtype": dtype,
                "crs": grid.crs, "transform": grid.transform, "nodata": nodata, "blocksize": COG_BLOCKSIZE,
                "compress": "deflate", "overview_resampling": resampling, "bigtiff": "if_safer"}
-    try:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(array.astype(dtype, copy=False), 1)
-            dst.set_band_description(1, description)
-            if colormap is not None:
-                dst.write_colormap(1, colormap)
-            if tags:
-                dst.update_tags(**{k: str(v) for k, v in tags.items()})
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path, suffix=".tif") as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(array.astype(dtype, copy=False), 1)
+        dst.set_band_description(1, description)
+        if colormap is not None:
+            dst.write_colormap(1, colormap)
+        if tags:
+            dst.update_tags(**{k: str(v) for k, v in tags.items()})
     return path
 
 

@@ -9,12 +9,12 @@ map with a colour bar.  Large scenes are subsampled to at most ``max_side`` pixe
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import numpy as np
 
 from facies_bench import schema
+from facies_bench.atomic import atomic_path
 from facies_bench.mapping.io import NODATA_CLASS
 
 
@@ -94,12 +94,6 @@ def write_quicklook(path: str | os.PathLike, optical: np.ndarray, classes: np.nd
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.png")
-    try:
+    with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=dpi, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path

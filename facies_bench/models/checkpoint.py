@@ -18,12 +18,12 @@ import datetime as _dt
 import importlib
 import json
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from facies_bench.atomic import atomic_path
 from facies_bench.errors import CheckpointError, FaciesBenchError
 from facies_bench.models.wrapper import FaciesModel
 
@@ -80,13 +80,8 @@ def save_checkpoint(model: FaciesModel, path: str | os.PathLike, *, meta: dict[s
         "torch_version": str(torch.__version__),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 
@@ -106,7 +101,11 @@ def _resolve_builder(ckpt: dict[str, Any], path: Path) -> Any:
             return _import_target(builder)
         except (ImportError, AttributeError) as exc:
             errors.append(f"builder {builder!r} is not importable ({exc})")
-    from facies_bench.models._registry import get_model_entry, import_submission, list_models
+    from facies_bench.models._registry import (
+        get_model_entry,
+        import_submission,
+        list_models,
+    )
 
     if name and name in list_models():
         return get_model_entry(name).target

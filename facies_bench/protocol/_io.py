@@ -14,25 +14,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from facies_bench.atomic import atomic_write_bytes, is_url
 
-def is_url(path: str | os.PathLike) -> bool:
-    return "://" in str(path)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to a local ``path`` through a temporary sibling and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+__all__ = ["RunDir", "atomic_write_bytes", "dumps_json", "frame_to_parquet_bytes", "is_url"]
 
 
 def dumps_json(obj: Any) -> bytes:

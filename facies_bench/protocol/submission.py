@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from facies_bench.atomic import atomic_write_text
 from facies_bench.errors import SubmissionError, UnknownNameError
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,7 @@ def _materialise(ref: SubmissionRef) -> Path:
     root = Path(tempfile.gettempdir()) / "facies-bench-submissions" / ref.sha256[:16]
     path = root / (ref.filename or "submission.py")
     if not path.is_file():
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = root / f".{path.name}.tmp-{os.getpid()}"
-        tmp.write_text(ref.text or "", encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, ref.text or "")
     return path
 
 
