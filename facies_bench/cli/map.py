@@ -13,14 +13,15 @@ from facies_bench.errors import FaciesBenchError
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
     @app.command("map")
     def map_command(
-        model: List[Path] = typer.Option(..., "--model", "-m", help="Checkpoint (from `evaluate` or `import-keras`); repeat to ensemble fold models."),
+        model: List[str] = typer.Option(..., "--model", "-m", help="Checkpoint (from `evaluate` or `import-keras`), or a published model: published:fs4 (the six fold models, ensembled, with the published calibration), published:fs4/fold0, published:fs1/fold0...; repeat to ensemble."),
+        norm_stats: Optional[str] = typer.Option(None, "--norm-stats", help="Normalisation of published models: 'published' (default: the authors' min/max as estimated from their weights), 'identity', or a store / JSON file."),
         output: Path = typer.Option(..., "--output", "-o", help="Facies GeoTIFF to write (uint8 codes, 255 = nodata, colour table)."),
         scene: Optional[Path] = typer.Option(None, "--scene", help="6-band optical GeoTIFF (blue, green, red, NIR, SWIR1, SWIR2 TOA reflectance)."),
         outlines: Optional[Path] = typer.Option(None, "--outlines", help="Glacier outlines: GeoJSON, GeoPackage, shapefile (any OGR vector format)."),
-        dem: Optional[Path] = typer.Option(None, "--dem", help="DEM (metres); needed when the model uses topographic features."),
+        dem: List[Path] = typer.Option([], "--dem", help="DEM (metres); needed when the model uses topographic features. With --product: DEM tiles (repeat --dem, or a folder), mosaicked and warped onto each glacier."),
         slope: Optional[Path] = typer.Option(None, "--slope", help="Slope raster (degrees) instead of deriving it."),
         shadow: Optional[Path] = typer.Option(None, "--shadow", help="Shadow-mask raster in the authors' polarity (1 = lit, 0 = cast shadow) instead of deriving it."),
-        hillshade: Optional[Path] = typer.Option(None, "--hillshade", help="Hillshade raster [0, 1] instead of deriving it."),
+        hillshade: Optional[Path] = typer.Option(None, "--hillshade", help="Hillshade raster (the authors' convention: cos(slope), in (0, 1]) instead of deriving it."),
         proximity: Optional[Path] = typer.Option(None, "--proximity", help="Proximity raster (distance to the outline over its per-glacier maximum) instead of deriving it."),
         sun_azimuth: Optional[float] = typer.Option(None, "--sun-azimuth", help="Sun azimuth, degrees (default: scene metadata)."),
         sun_elevation: Optional[float] = typer.Option(None, "--sun-elevation", help="Sun elevation, degrees (default: scene metadata)."),
@@ -30,7 +31,8 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         refine_margin: Optional[float] = typer.Option(None, "--refine-margin", help="Dense mode: recompute exactly the pixels whose robust probability margin is below this (e.g. 0.3; slower, closer to exact)."),
         workdir: Optional[Path] = typer.Option(None, "--workdir", help="Directory for temporary band files (default: system temp)."),
         resample: bool = typer.Option(False, "--resample", help="Reproject auxiliary rasters onto the optical grid."),
-        smooth: Optional[int] = typer.Option(None, "--smooth", help="Majority filter window (odd, e.g. 3); off by default."),
+        smooth: int = typer.Option(3, "--smooth", help="Majority filter window (odd); 3 x 3 as the authors' apply.py does, nodata ignored."),
+        no_smoothing: bool = typer.Option(False, "--no-smoothing", help="Leave the class map unsmoothed (apply.py's --no_smoothing)."),
         min_island: Optional[int] = typer.Option(None, "--min-island", help="Remove facies islands smaller than this many pixels."),
         confidence: Optional[Path] = typer.Option(None, "--confidence", help="Confidence GeoTIFF to write (float32)."),
         quicklook: Optional[Path] = typer.Option(None, "--quicklook", help="Quicklook PNG (false colour | facies | confidence)."),
@@ -38,30 +40,43 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         tile: int = typer.Option(512, "--tile", help="Tile side in pixels (bounds memory)."),
         store: Optional[str] = typer.Option(None, "--store", help="Map a scene of this store instead of rasters."),
         scene_id: Optional[str] = typer.Option(None, "--scene-id", help="Scene of --store to map."),
+        product: List[str] = typer.Option([], "--product", help="Satellite product: Sentinel-2 L1C SAFE folder, Landsat C2 L1 folder, STAC item (.json or URL); repeatable. -o is then an output folder (per glacier: facies/confidence COGs, quicklook; per product: facies_table.csv/.json; timeseries.csv)."),
+        glacier: List[str] = typer.Option([], "--glacier", help="With --product: RGI/GLIMS id or glacier name to map (repeatable); default: every glacier of --outlines intersecting the product."),
+        context_m: float = typer.Option(5000.0, "--context-m", help="With --product: terrain context around each glacier (m) for cast shadows."),
     ) -> None:
         """Map glacier facies over a scene: facies GeoTIFF, optional confidence GeoTIFF and quicklook PNG."""
-        from facies_bench.mapping.pipeline import load_calibration, map_rasters, map_store_scene_to_files
-        from facies_bench.models import load_model
+        from facies_bench.mapping.pipeline import load_calibration, load_mapping_models, map_rasters, map_store_scene_to_files
 
         from_store = store is not None or scene_id is not None
         if from_store and (store is None or scene_id is None):
             raise FaciesBenchError("Mapping a store scene needs both --store STORE and --scene-id ID.")
         if from_store and (scene is not None or outlines is not None):
             raise FaciesBenchError("Give either --store/--scene-id or --scene/--outlines, not both.")
-        if not from_store and (scene is None or outlines is None):
+        if product and (from_store or scene is not None):
+            raise FaciesBenchError("Give either --product (with --dem and --outlines) or --scene / --store, not both.")
+        if not from_store and not product and (scene is None or outlines is None):
             raise FaciesBenchError("Give --scene OPTICAL.tif and --outlines OUTLINES.geojson (or --store STORE --scene-id ID).")
-        models = [load_model(p) for p in model]
-        calibrator = load_calibration(calibration, models, fold=calibration_fold) if calibration else None
-        options = {"mode": mode, "tile": tile, "smoothing": smooth, "min_island_px": min_island,
+        models, calibrator = load_mapping_models(model, norm_stats=norm_stats)
+        if calibration:
+            calibrator = load_calibration(calibration, models, fold=calibration_fold)
+        options = {"mode": mode, "tile": tile, "smoothing": None if no_smoothing else smooth, "min_island_px": min_island,
                    "refine_margin": refine_margin}
+        if product:
+            from facies_bench.cli._map_products import run_map_products
+
+            run_map_products(models, product, dem=dem, outlines=outlines, out_dir=output, glaciers=glacier,
+                             calibrator=calibrator, context_m=context_m, options=options)
+            return
         if from_store:
             from facies_bench.data.store import open_store
 
             result = map_store_scene_to_files(models, open_store(store), scene_id, output, calibrator=calibrator,
                                               confidence=confidence, quicklook=quicklook, **options)
         else:
+            from facies_bench.cli._map_products import single_dem
+
             supplied = {"slope": slope, "shadow_mask": shadow, "hillshade": hillshade, "proximity": proximity}
-            result = map_rasters(models, scene, outlines, output, dem=dem, supplied=supplied, sun_azimuth=sun_azimuth,
+            result = map_rasters(models, scene, outlines, output, dem=single_dem(dem), supplied=supplied, sun_azimuth=sun_azimuth,
                                  sun_elevation=sun_elevation, calibrator=calibrator, resample=resample,
                                  reflectance_scale=reflectance_scale, confidence=confidence, quicklook=quicklook,
                                  workdir=workdir, **options)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +67,33 @@ def _model_fold(model: Any) -> int | None:
     return None
 
 
+def load_mapping_models(names: Sequence[str | os.PathLike], *, norm_stats: Any = None) -> tuple[list[Any], list[Any] | None]:
+    """The models to ensemble and, for the published fs4 models, their published calibrators.
+
+    Args:
+        names: checkpoint paths and ``published:NAME`` names (``published:fs4`` expands to its
+            six fold models).
+        norm_stats: normalisation of the published models (``"published"`` when None; see
+            :func:`~facies_bench.published.load_published_model`).  Checkpoints carry their own.
+
+    Returns:
+        (models, calibrators): calibrators only when every model is a published fs4 final model.
+    """
+    from facies_bench.models import load_model
+    from facies_bench.published import is_published_name, load_published_calibrators, load_published_models
+
+    models: list[Any] = []
+    for name in names:
+        if is_published_name(str(name)):
+            models.extend(load_published_models(str(name), norm_stats=norm_stats or "published"))
+        else:
+            if norm_stats is not None:
+                raise FaciesBenchError(f"--norm-stats applies to published models only; {str(name)!r} carries its own normalisation.")
+            models.append(load_model(name))
+    published = all(m.meta.get("published") for m in models)
+    return models, load_published_calibrators(models) if published else None
+
+
 def load_calibration(path: str | os.PathLike, models: Sequence[Any], *, fold: int | None = None) -> list[Any]:
     """Calibrators for a set of models, from a calibrator file.
 
@@ -86,14 +112,15 @@ def load_calibration(path: str | os.PathLike, models: Sequence[Any], *, fold: in
     Raises:
         FaciesBenchError: the file holds several folds and a model's fold is unknown or missing.
     """
-    from facies_bench.evaluation.calibration import Calibrator, load_calibrators
+    from facies_bench.evaluation.calibration import load_calibrators
 
     path = Path(path)
     if not path.exists():
         raise FaciesBenchError(f"Calibration file {str(path)!r} does not exist.")
     if path.suffix.lower() in (".pickle", ".pkl"):
-        with path.open("rb") as fh:  # only open pickles you trust (the published calibration models)
-            cals = {fold if fold is not None else -1: Calibrator.from_kernel_ridge(pickle.load(fh))}
+        from facies_bench.published.calibration import calibrator_from_pickle
+
+        cals = {fold if fold is not None else -1: calibrator_from_pickle(path)}  # a restricted unpickler
     else:
         cals = load_calibrators(path)
     if len(cals) == 1:
