@@ -4,6 +4,7 @@ Run: ``python -m pytest benchmarks/test_synth.py --benchmark-enable -q -s``; set
 ``FACIES_SYNTH_BENCH_SCALE`` (default 0.25) to 1 for the full dataset.  Goal at scale 1:
 <= 15 minutes and <= 8 GB.  Peak memory is the process's maximum resident set size
 (``resource.getrusage``), measured in a fresh subprocess so earlier tests do not count.
+Figures measured for generator version 3 (scale 0.05 and 1) are in docs/simulator.md, "Cost".
 """
 
 from __future__ import annotations

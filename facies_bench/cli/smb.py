@@ -15,6 +15,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Model checkpoint(s) mapping the store's scenes on the fly: PATH (several are ensembled) or K=PATH per test fold K (each glacier mapped by its own fold's model)."),
         true_facies: bool = typer.Option(False, "--true-facies", help="Use the synthetic scenes' true facies (the bound of a perfect classifier)."),
         maps: Optional[Path] = typer.Option(None, "--maps", help="Folder of facies GeoTIFFs from `facies-bench map` instead of mapping the store."),
+        tables: Optional[Path] = typer.Option(None, "--tables", help="Folder of product tables (facies_table.json/.csv) from `facies-bench map --product ... -o DIR` instead of maps or a store."),
         dem: Optional[Path] = typer.Option(None, "--dem", help="With --maps: DEM GeoTIFF, or folder of <scene_id>.tif / <glacier>.tif."),
         outlines: Optional[Path] = typer.Option(None, "--outlines", help="With --maps: outline raster/folder or vector file (GeoJSON...)."),
         optical: Optional[Path] = typer.Option(None, "--optical", help="With --maps: optical GeoTIFF(s), first six bands blue..swir2, for the albedo."),
@@ -34,9 +35,11 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
 
         if model and true_facies:
             raise MassBalanceError("Pass either --model or --true-facies, not both.")
-        if maps is None and not model and not true_facies:
+        if tables is not None and (maps is not None or model or true_facies):
+            raise MassBalanceError("Pass --tables alone, without --maps, --model or --true-facies.")
+        if maps is None and tables is None and not model and not true_facies:
             raise MassBalanceError("No facies source: pass --model CHECKPOINT (repeatable), --true-facies, or --maps DIR.")
-        if store is None and maps is None:
+        if store is None and maps is None and tables is None:
             from facies_bench.cli._render import resolve_store_with_progress
 
             store_obj = resolve_store_with_progress(None)
@@ -56,7 +59,11 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
             mapping = Path(wgms_table).parent / MAPPING_NAME
         model_paths = _parse_models(model or [])
         source = maps if maps is not None else store_obj
-        report = run_smb(source, wgms_table, mapping, store=store_obj if maps is not None else None,
+        if tables is not None:
+            from facies_bench.smb.tables import ProductTablesSource
+
+            source = ProductTablesSource(tables)
+        report = run_smb(source, wgms_table, mapping, store=store_obj if maps is not None or tables is not None else None,
                          model_paths=model_paths, use_true_facies=true_facies, dem=dem, outlines=outlines,
                          optical=optical, window_days=window_days, center=center, alpha=alpha, min_records=min_records)
         paths = report.write(outdir)

@@ -26,7 +26,7 @@ import torch
 from scipy import ndimage
 
 from facies_bench import schema
-from facies_bench.errors import RasterError
+from facies_bench.errors import InvalidValueError, RasterError
 from facies_bench.mapping.dense import DENSE_HALO, dense_logits, supports_dense
 from facies_bench.mapping.exact import gather_patches, read_window
 from facies_bench.mapping.io import NODATA_CLASS
@@ -166,7 +166,7 @@ def robust_margin(probs: np.ndarray, probs_inner: np.ndarray) -> np.ndarray:
 def resolve_modes(models: Sequence[Any], mode: str) -> list[str]:
     """The mode each model runs in: ``dense`` falls back to ``exact`` for non-PaperCNN backbones."""
     if mode not in MODES:
-        raise ValueError(f"Unknown mapping mode {mode!r}. Valid: {', '.join(MODES)}.")
+        raise InvalidValueError(f"Unknown mapping mode {mode!r}. Valid: {', '.join(MODES)}.")
     modes = []
     for m in models:
         if mode == "dense" and not supports_dense(m.backbone):
@@ -309,7 +309,7 @@ def smooth_classes(classes: np.ndarray, *, window: int = 3, n_classes: int = sch
     """
     window = int(window)
     if window < 1 or window % 2 == 0:
-        raise ValueError(f"Smoothing window must be an odd number of pixels >= 1; got {window}.")
+        raise InvalidValueError(f"Smoothing window must be an odd number of pixels >= 1; got {window}.")
     if window == 1:
         return classes.copy()
     mapped = classes != NODATA_CLASS

@@ -23,6 +23,8 @@ from facies_bench.errors import UnknownNameError
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "bf16")
+#: Value that nodata (NaN) inputs take after normalisation: 0, the feature's minimum (as the mapper).
+NODATA_FILL = 0.0
 
 #: Patches per forward pass inside ``iter_logits``: 64 patches keep each (64, 64, 33, 33) float32
 #: activation under glibc's 32 MiB mmap threshold and closer to the caches than 512 or more.
@@ -166,8 +168,12 @@ class FaciesModel(nn.Module):
         return len(self.features)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Min-max normalise raw (B, C, H, W) patches with the attached statistics."""
-        return (x - self._shift) * self._scale
+        """Min-max normalise raw (B, C, H, W) patches with the attached statistics.
+
+        Nodata (NaN, e.g. Landsat 7 SLC-off gaps inside a patch) becomes :data:`NODATA_FILL`
+        after normalisation, i.e. the feature's minimum, as in the mapper.
+        """
+        return torch.nan_to_num((x - self._shift) * self._scale, nan=NODATA_FILL)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Raw (B, C, H, W) patches -> (B, K) logits."""

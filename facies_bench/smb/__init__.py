@@ -3,7 +3,8 @@
 ``run_smb`` maps scenes (or reads facies GeoTIFFs), computes per glacier-year the snow-covered
 area ratio, the normalised transient snowline and the broadband albedo, matches them to WGMS
 records and evaluates the global model with glacier folds and the glacier-specific models
-leave-one-year-out.  ``write_synthetic_wgms`` gives a synthetic store its SMB records.
+leave-one-year-out.  ``write_synthetic_wgms`` writes a synthetic store's process-made SMB records
+(the simulator's degree-day mass balance, with measurement error).
 """
 
 from facies_bench.smb.features import (
@@ -27,7 +28,13 @@ from facies_bench.smb.regression import (
     regression_scores,
 )
 from facies_bench.smb.report import SMBReport
-from facies_bench.smb.synthetic import draw_synthetic_smb, true_smb_predictors, wgms_dir, write_synthetic_wgms
+from facies_bench.smb.synthetic import (
+    measure_smb,
+    process_smb_records,
+    true_smb_predictors,
+    wgms_dir,
+    write_synthetic_wgms,
+)
 from facies_bench.smb.wgms import (
     match_records,
     read_glacier_mapping,
@@ -40,8 +47,8 @@ from facies_bench.smb.window import days_from_center, select_window_scenes
 __all__ = [
     "LIANG_COEFFICIENTS", "Hypsometry", "ModelResult", "SMBReport", "SceneFeatures", "albedo_coefficients",
     "broadband_albedo", "compute_hypsometry", "compute_scene_features", "cross_validate_glacier_specific",
-    "cross_validate_global", "days_from_center", "draw_synthetic_smb", "glacier_albedo", "match_records",
-    "normalise_snowline", "read_glacier_mapping", "read_wgms_table", "regression_scores", "run_smb",
+    "cross_validate_global", "days_from_center", "glacier_albedo", "match_records", "measure_smb",
+    "normalise_snowline", "process_smb_records", "read_glacier_mapping", "read_wgms_table", "regression_scores", "run_smb",
     "select_window_scenes", "snow_cover_ratio", "store_folds", "transient_snowline", "true_smb_predictors",
     "wgms_dir", "write_glacier_mapping", "write_synthetic_wgms", "write_wgms_table",
 ]

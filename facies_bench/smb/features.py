@@ -3,16 +3,18 @@
 For one glacier ``i`` and year ``t`` (one facies map on the grid of its DEM and outline):
 
 * **snow-covered area ratio** ``A_snow(t,i) / A(i)``: area of glacier pixels of class *snow*
-  divided by the glacier area ``A(i)``.  Only the class *snow* counts (the paper's definition;
-  *firn* is multi-year material and is not the current year's accumulation area).  Pass
+  divided by the glacier area ``A(i)``; nodata glacier pixels (Landsat 7 SLC-off gaps) are left
+  out by scaling the snow area with the observed share of the glacier.  Only the class *snow*
+  counts (the paper's definition; *firn* is multi-year material and is not the current year's
+  accumulation area).  Pass
   ``snow_classes=("snow", "firn")`` to change that.  Pixels hidden by cloud or shadow are not
   corrected for (as in the paper); their share is reported as ``unobserved_fraction``.
 * **normalised transient snowline** ``(h_snowline(t,i) - mean h(i)) / (h_max(i) - h_min(i))``
   where ``h_snowline`` is the 5th percentile of the elevations of the snow pixels.  Undefined
   (NaN, reported) when a map has no snow pixel on the glacier.
 * **glacier-wide shortwave broadband albedo**: the mean, over glacier pixels that are not
-  *cloud*, *shadow* or nodata, of Liang's (2001) narrow-to-broadband conversion applied to the
-  six optical bands.
+  *cloud*, *shadow* or nodata (class ``NODATA`` or NaN reflectance, e.g. SLC-off gaps), of
+  Liang's (2001) narrow-to-broadband conversion applied to the six optical bands.
 
 The glacier area ``A(i)`` and the hypsometry (mean, min, max elevation) are taken once per
 glacier from its earliest scene (:func:`compute_hypsometry`) and kept fixed for every later
@@ -168,9 +170,19 @@ def compute_hypsometry(dem: np.ndarray, outline: np.ndarray, *, pixel_area_m2: f
 
 def snow_cover_ratio(classes: np.ndarray, outline: np.ndarray, *, area_m2: float, pixel_area_m2: float,
                      snow_classes: Sequence[int] = (1,)) -> float:
-    """A_snow / A: area of snow pixels on the glacier over the (fixed) glacier area."""
-    snow = np.isin(classes, snow_classes) & outline
-    return float(snow.sum() * pixel_area_m2 / area_m2)
+    """A_snow / A: area of snow pixels on the glacier over the (fixed) glacier area.
+
+    Glacier pixels without data (``NODATA``: Landsat 7 SLC-off gaps in a mapped scene) are not
+    counted as snow-free: the snow area is scaled by glacier pixels / observed glacier pixels (the
+    gaps are stripes that sample the glacier evenly).  NaN if no glacier pixel was observed.
+    """
+    classes = np.asarray(classes)
+    inside = np.asarray(outline, dtype=bool)
+    snow = np.isin(classes, snow_classes) & inside
+    n_inside, n_observed = int(inside.sum()), int((inside & (classes != NODATA)).sum())
+    if n_observed == 0:
+        return float("nan") if n_inside else 0.0
+    return float(snow.sum() * (n_inside / n_observed) * pixel_area_m2 / area_m2)
 
 
 def transient_snowline(classes: np.ndarray, dem: np.ndarray, outline: np.ndarray, *,
@@ -194,7 +206,7 @@ def normalise_snowline(snowline_m: float, hypsometry: Hypsometry) -> float:
 
 def glacier_albedo(optical: np.ndarray, classes: np.ndarray, outline: np.ndarray, *, sensor: str,
                    excluded_classes: Sequence[int] | None = None) -> float:
-    """Mean broadband albedo of glacier pixels that are not cloud, shadow or nodata; NaN if none."""
+    """Mean broadband albedo of glacier pixels that are not cloud, shadow or nodata (NODATA or NaN bands); NaN if none."""
     excluded = class_codes(ALBEDO_EXCLUDED_CLASSES) if excluded_classes is None else tuple(excluded_classes)
     albedo = broadband_albedo(optical, sensor=sensor)
     keep = outline & (classes != NODATA) & ~np.isin(classes, excluded) & np.isfinite(albedo)

@@ -17,6 +17,7 @@ from facies_bench.smb import features as feat
 from facies_bench.smb import regression, wgms
 from facies_bench.smb.report import SMBReport
 from facies_bench.smb.sources import MapsSource, ProgressCallback, SceneRecord, StoreSource, load_models
+from facies_bench.smb.tables import ProductTablesSource
 from facies_bench.smb.window import DEFAULT_CENTER, DEFAULT_WINDOW_DAYS, days_from_center, select_window_scenes
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,9 @@ def run_smb(source: FaciesStore | str | os.PathLike, wgms_table: str | os.PathLi
     """
     schema_snow = [schema.CLASS_NAMES[schema.class_index(c)] for c in snow_classes]
     store_obj = open_store(store) if isinstance(store, (str, os.PathLike)) else store
-    if isinstance(source, FaciesStore) or _is_store(source):
+    if isinstance(source, ProductTablesSource):  # tables of `map --product`: predictors precomputed
+        src = source
+    elif isinstance(source, FaciesStore) or _is_store(source):
         store_obj = source if isinstance(source, FaciesStore) else open_store(source)
         if models is None and model_paths and not use_true_facies:
             models = load_models(model_paths)
@@ -111,6 +114,9 @@ def run_smb(source: FaciesStore | str | os.PathLike, wgms_table: str | os.PathLi
     for glacier, part in scene_frame.groupby("glacier", sort=True):
         first = by_id[part.sort_values(["date", "scene_id"]).iloc[0]["scene_id"]]
         try:
+            if isinstance(src, ProductTablesSource):
+                hypsometry[glacier] = src.hypsometry(first)
+                continue
             dem_arr, outline_arr = src.geometry(first)
             hypsometry[glacier] = feat.compute_hypsometry(dem_arr, outline_arr, pixel_area_m2=feat.pixel_area(first.transform),
                                                           glacier=glacier, scene_id=first.scene_id, date=first.date)
@@ -134,11 +140,15 @@ def run_smb(source: FaciesStore | str | os.PathLike, wgms_table: str | os.PathLi
             left_out.append(_item("features", bad_glaciers[r.glacier], glacier=r.glacier, year=r.year, scene_id=r.scene_id))
             continue
         try:
-            inputs = src.inputs(scene)
-            values = feat.compute_scene_features(inputs.classes, inputs.dem, inputs.outline, hypsometry=hypsometry[r.glacier],
-                                                 pixel_area_m2=feat.pixel_area(scene.transform), optical=inputs.optical,
-                                                 sensor=scene.sensor, snow_classes=schema_snow,
-                                                 snowline_percentile=snowline_percentile, scene_id=scene.scene_id)
+            if isinstance(src, ProductTablesSource):
+                values = src.scene_features(scene, hypsometry=hypsometry[r.glacier], snow_classes=schema_snow,
+                                            snowline_percentile=snowline_percentile)
+            else:
+                inputs = src.inputs(scene)
+                values = feat.compute_scene_features(inputs.classes, inputs.dem, inputs.outline, hypsometry=hypsometry[r.glacier],
+                                                     pixel_area_m2=feat.pixel_area(scene.transform), optical=inputs.optical,
+                                                     sensor=scene.sensor, snow_classes=schema_snow,
+                                                     snowline_percentile=snowline_percentile, scene_id=scene.scene_id)
         except FaciesBenchError as exc:
             left_out.append(_item("features", str(exc), glacier=r.glacier, year=r.year, scene_id=r.scene_id))
             continue

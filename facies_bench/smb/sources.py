@@ -91,10 +91,7 @@ class StoreSource:
         return out
 
     def _array(self, scene_id: str, name: str) -> np.ndarray | None:
-        try:
-            return self.store.group[f"scenes/{scene_id}/{name}"][:]
-        except KeyError:
-            return None
+        return self.store.scene_array(scene_id, name)  # checksummed read; a damaged chunk is named
 
     def geometry(self, scene: SceneRecord) -> tuple[np.ndarray, np.ndarray]:
         dem, outline = self._array(scene.scene_id, "dem"), self._array(scene.scene_id, "outline")

@@ -1,23 +1,24 @@
-"""The simulator's mass-balance component: WGMS-layout SMB records for a synthetic store.
+"""The simulator's mass-balance records: WGMS-layout SMB tables for a synthetic store.
 
-For every glacier and every year with a scene, the scene closest to the window centre (20
-August) is read and its TRUE facies give the accumulation-area ratio (AAR = snow-covered share of
-the glacier area fixed from the glacier's earliest scene) and the normalised transient snowline
-(5th percentile of the snow elevations; the glacier top when there is no snow).  The annual
-glacier-wide balance is then drawn as::
+The balances are made by a process, not from the facies predictors: every scene of a store
+built by ``facies-bench data synth`` (generator 3 and later) carries, in
+``SceneInfo.extra["mass_balance"]``, its glacier-year's degree-day mass balance
+(:mod:`facies_bench.synth.massbalance`): summer temperature and winter accumulation drive the
+balance profile, which gives the glacier-wide annual, winter and summer balances, the
+equilibrium line, and the transient snowline that the simulator drew the scene's snow cover
+from.  The paper's Eq. 2 and Eq. 3, fitted on facies maps of those scenes, therefore have to
+find the relation; it is not built in.
 
-    SMB = c_i + b_i (AAR - AAR0) - s (snowline_norm - SLN0) + e,     e ~ N(0, sigma)
-
-with a glacier offset ``c_i ~ N(0, 0.25)`` m w.e. (climate/topography bias), a glacier
-sensitivity ``b_i = 2.5 (1 + 0.2 N(0, 1))`` m w.e. per unit AAR, the balanced-budget AAR
-``AAR0 = 0.55`` (typical of mid-latitude glaciers), ``s = 0.8``, ``SLN0 = 0`` and a year noise
-``sigma = 0.35`` m w.e. (measurement and unexplained climate scatter), clipped to -3.5 ... +1.5
-m w.e.  Winter balances are drawn around 1.3 m w.e. and summer = annual - winter.  Each record
-gets a glacier-wide row (bounds 9999) and two elevation-band rows (so readers must filter).
+:func:`write_synthetic_wgms` turns the records into "measured" WGMS rows by adding a
+glaciological measurement error (``MEASUREMENT_SD`` = 0.2 m w.e. on the annual balance and
+``WINTER_MEASUREMENT_SD`` = 0.1 m w.e. on the winter balance, the order of the random errors
+of glaciological series, Zemp et al. 2013, The Cryosphere 7, 1227-1245); summer = annual -
+winter.  Each record gets a glacier-wide row (bounds 9999) and two elevation-band rows (the
+process's mean balances below and above the band split), so readers must filter.
 
 Written beside the store as ``<store>.wgms/``: ``mass_balance.csv`` (WGMS FoG layout, mm w.e.),
-``glacier_mapping.csv`` (glacier,wgms_id) and ``provenance.json``.  WGMS ids are synthetic
-(``SYNTHETIC_ID_BASE`` + schema glacier index), not real WGMS identifiers.
+``glacier_mapping.csv`` (glacier,wgms_id) and ``provenance.json`` (process and measured values).
+WGMS ids are synthetic (``SYNTHETIC_ID_BASE`` + schema glacier index), not real WGMS identifiers.
 """
 
 from __future__ import annotations
@@ -38,12 +39,11 @@ from facies_bench.smb.wgms import GLACIER_WIDE, write_glacier_mapping, write_wgm
 from facies_bench.smb.window import DEFAULT_CENTER, days_from_center
 
 SYNTHETIC_ID_BASE = 90000
-AAR0 = 0.55
-SENSITIVITY = 2.5
-SNOWLINE_SLOPE = 0.8
-OFFSET_SD = 0.25
-NOISE_SD = 0.35
-SMB_RANGE = (-3.5, 1.5)
+#: Random error of a measured annual / winter balance, m w.e. (order of Zemp et al. 2013).
+MEASUREMENT_SD = 0.2
+WINTER_MEASUREMENT_SD = 0.1
+_PROCESS_COLUMNS = ("annual", "winter", "summer", "ela", "aar", "band_split_m", "annual_lower", "annual_upper",
+                    "d_temp", "d_temp_late", "precip_factor")
 TABLE_NAME = "mass_balance.csv"
 MAPPING_NAME = "glacier_mapping.csv"
 
@@ -82,70 +82,101 @@ def true_smb_predictors(store: FaciesStore, *, center: str = DEFAULT_CENTER) -> 
     return pd.DataFrame(rows, columns=["glacier", "year", "scene_id", "aar", "snowline_norm"])
 
 
-def draw_synthetic_smb(predictors: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
-    """Annual, winter and summer balances (m w.e.) for the rows of :func:`true_smb_predictors`."""
-    rng = np.random.default_rng(seed)
-    glaciers = sorted(predictors["glacier"].unique())
-    offset = {g: rng.normal(0.0, OFFSET_SD) for g in glaciers}
-    sensitivity = {g: SENSITIVITY * (1.0 + 0.2 * rng.standard_normal()) for g in glaciers}
-    out = predictors.copy()
-    noise = rng.normal(0.0, NOISE_SD, size=len(out))
-    annual = np.array([offset[g] + sensitivity[g] * (a - AAR0) - SNOWLINE_SLOPE * s
-                       for g, a, s in zip(out["glacier"], out["aar"], out["snowline_norm"])]) + noise
-    out["annual"] = np.clip(annual, *SMB_RANGE)
-    out["winter"] = np.clip(rng.normal(1.3, 0.3, size=len(out)), 0.2, None)
+def process_smb_records(store: FaciesStore) -> pd.DataFrame:
+    """The process-made balances of a synthetic store, one row per glacier-year.
+
+    Columns: glacier, year, scene_ids (the glacier-year's scenes, ';'-joined), annual, winter,
+    summer (m w.e.), ela_m, aar, band_split_m, annual_lower, annual_upper, d_temp, d_temp_late,
+    precip_factor.
+
+    Raises:
+        StoreFormatError: a scene lacks the record (a store not made by the simulator's
+            generator 3 or later, e.g. ``make_tiny_store``).
+    """
+    rows: dict[tuple[str, int], dict] = {}
+    for sid in store.scene_ids:
+        info = store.scene_info(sid)
+        record = (info.extra or {}).get("mass_balance")
+        if record is None:
+            msg = (f"Scene {sid!r} of store {store.path!r} carries no process-made mass balance "
+                   "(SceneInfo.extra['mass_balance']); synthetic SMB records come from the simulator's degree-day model. "
+                   "Build the store with `facies-bench data synth` (generator 3 or later), or pass --wgms/--mapping.")
+            raise StoreFormatError(msg)
+        key = (info.glacier, int(record["year"]))
+        if key in rows:
+            rows[key]["scene_ids"] += f";{sid}"
+            continue
+        rows[key] = {"glacier": info.glacier, "year": int(record["year"]), "scene_ids": sid,
+                     **{k: (np.nan if record.get(k) is None else float(record[k])) for k in _PROCESS_COLUMNS}}
+    frame = pd.DataFrame(list(rows.values()), columns=["glacier", "year", "scene_ids", *_PROCESS_COLUMNS])
+    return frame.sort_values(["glacier", "year"]).reset_index(drop=True)
+
+
+def measure_smb(records: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+    """Add glaciological measurement error: columns annual/winter/summer become the measured values.
+
+    The process values are kept as ``annual_process``, ``winter_process``, ``summer_process``.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7]))
+    out = records.copy()
+    for col in ("annual", "winter", "summer"):
+        out[f"{col}_process"] = out[col]
+    out["annual"] = out["annual_process"] + rng.normal(0.0, MEASUREMENT_SD, size=len(out))
+    out["winter"] = out["winter_process"] + rng.normal(0.0, WINTER_MEASUREMENT_SD, size=len(out))
     out["summer"] = out["annual"] - out["winter"]
+    shift = out["annual"] - out["annual_process"]
+    out["annual_lower"] = out["annual_lower"] + shift
+    out["annual_upper"] = out["annual_upper"] + shift
     return out
 
 
-def _wgms_rows(drawn: pd.DataFrame, store: FaciesStore, rng: np.random.Generator) -> pd.DataFrame:
+def _wgms_rows(measured: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for r in drawn.itertuples():
+    for r in measured.itertuples():
         g = schema.glacier(r.glacier)
         base = {"POLITICAL_UNIT": g.country, "NAME": g.name.upper(), "WGMS_ID": SYNTHETIC_ID_BASE + g.index, "YEAR": r.year,
-                "AREA_SURVEY_YEAR": r.year, "REMARKS": "synthetic (facies-bench simulator)"}
-        mid = round((g.min_elev_m + g.max_elev_m) / 2 / 100) * 100
+                "AREA_SURVEY_YEAR": r.year, "REMARKS": "synthetic (facies-bench degree-day simulator)"}
         rows.append({**base, "LOWER_BOUND": GLACIER_WIDE, "UPPER_BOUND": GLACIER_WIDE, "WINTER_BALANCE": round(r.winter * 1000),
                      "SUMMER_BALANCE": round(r.summer * 1000), "ANNUAL_BALANCE": round(r.annual * 1000),
-                     "ANNUAL_BALANCE_UNC": round(1000 * NOISE_SD)})
-        gradient = abs(rng.normal(1.0, 0.2))  # m w.e. difference between the two bands
-        for lower, upper, sign in ((int(g.min_elev_m), mid, -1), (mid, int(g.max_elev_m), 1)):
-            rows.append({**base, "LOWER_BOUND": lower, "UPPER_BOUND": upper,
-                         "ANNUAL_BALANCE": round((r.annual + sign * gradient / 2) * 1000)})
+                     "ANNUAL_BALANCE_UNC": round(1000 * MEASUREMENT_SD)})
+        split = int(r.band_split_m)
+        for lower, upper, value in ((int(g.min_elev_m), split, r.annual_lower), (split, int(g.max_elev_m), r.annual_upper)):
+            if np.isfinite(value):
+                rows.append({**base, "LOWER_BOUND": lower, "UPPER_BOUND": upper, "ANNUAL_BALANCE": round(value * 1000)})
     return pd.DataFrame(rows)
 
 
 def write_synthetic_wgms(store: FaciesStore | str | os.PathLike, *, seed: int = 0, outdir: str | os.PathLike | None = None,
                          center: str = DEFAULT_CENTER) -> dict[str, Path]:
-    """Draw SMB records for a synthetic store and write them in the WGMS layout beside it.
+    """Write a synthetic store's process-made SMB records, with measurement error, in the WGMS layout.
 
     Args:
-        store: a synthetic store (object or path) whose scenes carry DEM and true facies.
-        seed: random seed; the same store and seed give the same table.
+        store: a store built by the simulator (object or path); see :func:`process_smb_records`.
+        seed: seed of the measurement error; the same store and seed give the same table.
         outdir: folder to write to (default ``<store>.wgms``).
-        center: window centre used to pick each glacier-year's scene.
+        center: window centre, recorded in the provenance (every glacier-year with a scene gets a record).
 
     Returns:
         ``{"table": ..., "mapping": ..., "provenance": ...}`` paths.
     """
     store = store if isinstance(store, FaciesStore) else open_store(store)
     if not store.is_synthetic:
-        msg = f"Store {store.path!r} is not synthetic; synthetic SMB records are only drawn for simulated stores."
+        msg = f"Store {store.path!r} is not synthetic; synthetic SMB records are only written for simulated stores."
         raise StoreFormatError(msg)
     outdir = Path(outdir) if outdir is not None else wgms_dir(store)
-    predictors = true_smb_predictors(store, center=center)
-    drawn = draw_synthetic_smb(predictors, seed=seed)
-    rng = np.random.default_rng([seed, 1])
-    table = write_wgms_table(_wgms_rows(drawn, store, rng), outdir / TABLE_NAME)
-    mapping = pd.DataFrame({"glacier": sorted(drawn["glacier"].unique())})
+    measured = measure_smb(process_smb_records(store), seed=seed)
+    table = write_wgms_table(_wgms_rows(measured), outdir / TABLE_NAME)
+    mapping = pd.DataFrame({"glacier": sorted(measured["glacier"].unique())})
     mapping["wgms_id"] = [SYNTHETIC_ID_BASE + schema.glacier_index(g) for g in mapping["glacier"]]
     mapping_path = write_glacier_mapping(mapping, outdir / MAPPING_NAME)
     provenance = {"generator": "facies_bench.smb.synthetic.write_synthetic_wgms", "seed": int(seed),
                   "store": {k: v for k, v in store.describe().items() if k != "path"}, "center": center,
-                  "model": {"aar0": AAR0, "sensitivity": SENSITIVITY, "snowline_slope": SNOWLINE_SLOPE,
-                            "offset_sd": OFFSET_SD, "noise_sd": NOISE_SD, "range": list(SMB_RANGE)},
-                  "records": [{k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in r.items()}
-                              for r in drawn.to_dict(orient="records")]}
+                  "model": {"process": "degree-day mass balance, facies_bench.synth.massbalance",
+                            "measurement_sd": MEASUREMENT_SD, "winter_measurement_sd": WINTER_MEASUREMENT_SD},
+                  "records": [{k: (None if isinstance(v, float) and np.isnan(v) else
+                                   float(v) if isinstance(v, (float, np.floating)) else
+                                   int(v) if isinstance(v, np.integer) else v) for k, v in r.items()}
+                              for r in measured.to_dict(orient="records")]}
     prov_path = outdir / "provenance.json"
     tmp = prov_path.with_name(f".provenance.json.tmp-{uuid.uuid4().hex[:8]}")
     tmp.write_text(json.dumps(provenance, indent=2, default=str) + "\n")

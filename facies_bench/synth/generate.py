@@ -2,8 +2,10 @@
 
 Two passes over the 92 planned scenes, in row order (fold, glacier, date):
 
-1. simulate each scene (terrain drawn once per glacier), stage its rasters in a temporary
-   directory and keep only its true-facies map and flags in memory;
+1. simulate each scene (terrain and reference climate drawn once per glacier; the glacier-year's
+   degree-day mass balance sets the scene's transient snowline and is kept in
+   ``SceneInfo.extra["mass_balance"]``), stage its rasters in a temporary directory and keep
+   only its true-facies map and flags in memory;
 2. allocate labels to scenes and classes (published shares) and sample the points; the sample
    count is now known, so the :class:`~facies_bench.data.store.StoreBuilder` is opened and, per
    scene, the staged rasters are added and the 33x33 patches around its points streamed to it.
@@ -26,15 +28,17 @@ import numpy as np
 
 from facies_bench import schema
 from facies_bench.data.store import FaciesStore, SceneInfo, StoreBuilder
+from facies_bench.errors import InvalidValueError
 from facies_bench.synth.labels import allocate_labels, cut_patches, sample_points
-from facies_bench.synth.landscape import make_landscape, scene_side
+from facies_bench.synth.landscape import Landscape, make_landscape, scene_side
+from facies_bench.synth.massbalance import GlacierClimate, glacier_climate, glacier_year, normalised_elevation, transient_snowline
 from facies_bench.synth.plan import make_plan, scene_label_counts
 from facies_bench.synth.render import FLAG_GAP, simulate_scene
 
 log = logging.getLogger(__name__)
 
 DATASET_NAME = "glacier-facies-synthetic"
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 #: Progress callback: (steps done, total steps, what is being done).
 ProgressCallback = Callable[[int, int, str], None]
 _STREAM_TERRAIN, _STREAM_SCENE, _STREAM_POINTS = 10, 20, 30
@@ -53,6 +57,18 @@ def _utm(lat: float, lon: float) -> tuple[str, float, float]:
     crs = f"EPSG:{32600 + zone}"
     xs, ys = transform("EPSG:4326", crs, [lon], [lat])
     return crs, float(xs[0]), float(ys[0])
+
+
+def glacier_elevations(glacier: schema.Glacier, land: Landscape) -> np.ndarray:
+    """Elevations (m) of the glacier's pixels on its published range.
+
+    The miniature's relief may be compressed (``landscape.MEAN_SURFACE_SLOPE``); the mass
+    balance is computed on the glacier's real elevation range, with the miniature's hypsometry.
+    """
+    z = land.dem[land.outline].astype(np.float64)
+    span = float(np.ptp(z))
+    e = (z - z.min()) / span if span > 0 else np.zeros_like(z)
+    return glacier.min_elev_m + e * (glacier.max_elev_m - glacier.min_elev_m)
 
 
 def generate_store(path: str | Path, *, scale: float = 1.0, seed: int = 0, overwrite: bool = False,
@@ -74,7 +90,7 @@ def generate_store(path: str | Path, *, scale: float = 1.0, seed: int = 0, overw
     """
     if not 0 < scale <= 1:
         msg = f"scale must be in (0, 1]; got {scale!r}. Use 1 for the full-size dataset, e.g. 0.05 for a quick one."
-        raise ValueError(msg)
+        raise InvalidValueError(msg)
     plan = make_plan(seed)
     counts = scene_label_counts(plan, scale)
     if glaciers is not None:
@@ -97,12 +113,20 @@ def generate_store(path: str | Path, *, scale: float = 1.0, seed: int = 0, overw
     infos: list[SceneInfo] = []
     staged = _StagedScenes()
     landscape = None
+    climate: GlacierClimate | None = None
     try:
         for p in plan:
             g = schema.glacier(p.glacier)
             if landscape is None or infos[-1].glacier != p.glacier:
                 landscape = make_landscape(g, scene_side(g.area_km2, scale), _rng(seed, _STREAM_TERRAIN, g.index))
-            sim = simulate_scene(p, landscape, _rng(seed, _STREAM_SCENE, p.index))
+                elevations = glacier_elevations(g, landscape)
+                climate = glacier_climate(g, elevations, seed=seed)
+            balance = glacier_year(climate, g, p.date.year, elevations, seed=seed)
+            snowline_m = transient_snowline(climate, g, p.date, seed=seed)
+            record = {**balance.to_dict(), "transient_snowline_m": round(snowline_m, 1), "ela0_m": round(climate.ela0, 1),
+                      "t0_c": round(climate.t0, 3), "z_min_m": climate.z_min, "z_max_m": climate.z_max}
+            sim = simulate_scene(p, landscape, _rng(seed, _STREAM_SCENE, p.index),
+                                 snowline=normalised_elevation(climate, snowline_m), mass_balance=record)
             h, w = sim.outline.shape
             crs, xc, yc = _utm(g.lat, g.lon)
             x0 = round(xc - w / 2 * schema.PIXEL_SIZE_M, -1)

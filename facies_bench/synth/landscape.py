@@ -106,7 +106,12 @@ def _profile(kind: str, u: np.ndarray) -> np.ndarray:
 
 
 _EXTENT = {  # along-flow head and terminus positions, fractions of the scene side from its centre
-    "valley": (-0.42, 0.32), "cirque": (-0.20, 0.16), "ice cap outlet": (-0.62, 0.36), "tidewater": (-0.44, 0.22),
+    # realism (v3): an ice-cap outlet's head (its ice divide) is inside the scene (was -0.62, 12 %
+    # of the side beyond its edge): the outline, and so the per-glacier normalised elevation,
+    # covers the whole catchment up to the divide, which puts the balanced-budget ELA of the
+    # Vatnajokull outlets and Engabreen near their observed ~1000-1300 m (Bjornsson & Palsson
+    # 2008; NVE) instead of ~650 m on Skeidararjokull
+    "valley": (-0.42, 0.32), "cirque": (-0.20, 0.16), "ice cap outlet": (-0.47, 0.36), "tidewater": (-0.44, 0.22),
 }
 
 
@@ -211,6 +216,13 @@ def make_landscape(glacier: schema.Glacier, side: int, rng: np.random.Generator)
     cross = 0.03 * relief * (1 - v_in ** 2) * (np.clip(u, 0, 1) - 0.45)
     roughness = 4.0 * smooth_noise(rng, shape, 6) + 0.01 * relief * smooth_noise(rng, shape, side / 8)
     surface = np.clip(floor, zmin, zmax) + cross + roughness
+    if kind in ("valley", "cirque", "ice cap outlet") and inside.any():
+        # realism (v3): the tongue's rounded end keeps falling to its margin (an ice lobe's
+        # surface rises from its margin, Nye 1952), instead of a flat apron at the minimum
+        # elevation; the wide piedmont lobe of an ice-cap outlet otherwise put a third of the
+        # glacier within 4 % of its lowest elevation
+        u_end = max(float(u[inside].max()), 1.0)
+        surface = np.clip(zmax - relief * _profile(kind, u / u_end), zmin, zmax) + cross + roughness
     dem = np.where(inside, surface, np.maximum(terrain, surface + 2.0))
     # nunataks: rock knobs cut out of the outline
     for cx, cy, rad in nunataks:

@@ -223,5 +223,8 @@ def test_feature_set_the_store_lacks(tiny_store_copy, tmp_path):
 
     group = zarr.open_group(str(tiny_store_copy), mode="r+")
     group.attrs["feature_names"] = list(schema.FEATURE_SETS[1])  # a release with optical bands only
+    from facies_bench.data.store import seal_store
+
+    seal_store(tiny_store_copy, group)  # record the edit in the integrity record, as a writer would
     with pytest.raises(SubmissionError, match=r"test_logreg.*folds 0, 1.*lacks feature\(s\) elevation"):
         run_protocol("test_logreg", str(tiny_store_copy), ProtocolConfig(features=2, folds=(0, 1)), tmp_path / "r")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -12,49 +13,69 @@ from facies_bench import schema
 
 N_YEARS = 6  # len(YEARS) of the multi-year store in conftest.py
 from facies_bench.cli.main import main
-from facies_bench.smb import draw_synthetic_smb, run_smb, wgms_dir
-from facies_bench.smb.synthetic import SMB_RANGE, TABLE_NAME
+from facies_bench.errors import StoreFormatError
+from facies_bench.smb import measure_smb, process_smb_records, run_smb, true_smb_predictors, wgms_dir, write_synthetic_wgms
+from facies_bench.smb.synthetic import MEASUREMENT_SD, TABLE_NAME
 
 
-def test_cli_on_the_tiny_store_with_true_facies(tiny_store_copy, tmp_path):
+def test_cli_with_true_facies_writes_the_records_on_first_use(multiyear_store_path, true_facies_report, tmp_path):
+    store = tmp_path / "multiyear.zarr"
+    shutil.copytree(multiyear_store_path, store)
     out = tmp_path / "smb"
-    rc = main(["smb", "--store", str(tiny_store_copy), "--true-facies", "-o", str(out)])
-    assert rc == 0
-    assert (wgms_dir(tiny_store_copy) / TABLE_NAME).is_file()  # drawn on first use
+    assert main(["smb", "--store", str(store), "--true-facies", "-o", str(out)]) == 0
+    assert (wgms_dir(store) / TABLE_NAME).is_file()  # written on first use, seed 0 as the fixture's
     data = json.loads((out / "smb_report.json").read_text())
-    assert data["global"]["scores"]["n"] == 12  # one scene per glacier, all in the window
-    assert data["glacier_specific"]["scores"]["n"] == 0  # no glacier has 4 records...
-    specific = [i for i in data["left_out"] if i["stage"] == "glacier_specific"]
-    assert len(specific) == 12 and all("fewer than the 4" in i["reason"] for i in specific)  # ...and each says so
+    assert data["global"]["scores"]["n"] == true_facies_report.global_model.scores["n"]
+    assert data["global"]["scores"]["r"] == pytest.approx(true_facies_report.global_model.scores["r"])
+    assert data["glacier_specific"]["scores"]["n"] == true_facies_report.specific_model.scores["n"]
     assert (out / "smb_global.png").is_file() and (out / "smb_glacier_specific.png").is_file()
     assert "## Left out" in (out / "smb_report.md").read_text()
 
 
-def test_cli_usage_errors(tiny_store_copy, tmp_path, capsys):
-    assert main(["smb", "--store", str(tiny_store_copy), "-o", str(tmp_path)]) == 2
+def test_stores_without_process_records_are_refused(tiny_store_copy, tmp_path, capsys):
+    # make_tiny_store's scenes carry no degree-day mass balance: no records are invented for them
+    with pytest.raises(StoreFormatError, match="no process-made mass balance"):
+        write_synthetic_wgms(tiny_store_copy)
+    assert main(["smb", "--store", str(tiny_store_copy), "--true-facies", "-o", str(tmp_path / "smb")]) == 2
+    assert "degree-day" in capsys.readouterr().err
+    assert not (wgms_dir(tiny_store_copy) / TABLE_NAME).exists()
+
+
+def test_cli_usage_errors(multiyear_store_path, tmp_path, capsys):
+    store = tmp_path / "multiyear.zarr"
+    shutil.copytree(multiyear_store_path, store)
+    assert main(["smb", "--store", str(store), "-o", str(tmp_path)]) == 2
     assert "--true-facies" in capsys.readouterr().err
-    assert main(["smb", "--store", str(tiny_store_copy), "--true-facies", "--center", "8/20", "-o", str(tmp_path)]) == 2
+    assert main(["smb", "--store", str(store), "--true-facies", "--center", "8/20", "-o", str(tmp_path)]) == 2
     assert "MM-DD" in capsys.readouterr().err
 
 
-def test_synthetic_records(multiyear_store, multiyear_wgms):
+def test_synthetic_records_are_the_process_plus_measurement_error(multiyear_store, multiyear_wgms):
     raw = pd.read_csv(multiyear_wgms["table"])
     wide = raw[(raw["LOWER_BOUND"] == 9999) & (raw["UPPER_BOUND"] == 9999)]
     assert len(raw) == 3 * len(wide)  # two elevation-band rows per glacier-wide row
-    assert wide["ANNUAL_BALANCE"].between(SMB_RANGE[0] * 1000, SMB_RANGE[1] * 1000).all()
     assert (wide["WINTER_BALANCE"] + wide["SUMMER_BALANCE"] - wide["ANNUAL_BALANCE"]).abs().max() <= 1
     provenance = json.loads(multiyear_wgms["provenance"].read_text())
-    truth = pd.DataFrame(provenance["records"])
-    assert len(truth) == 6 * N_YEARS  # every glacier-year with a scene (July ones too)
+    measured = pd.DataFrame(provenance["records"])
+    assert len(measured) == 6 * N_YEARS  # every glacier-year with a scene (July ones too), Silvretta 2014 once
     got = dict(zip(zip([schema.GLACIER_NAMES[i - 90000] for i in wide["WGMS_ID"]], wide["YEAR"]), wide["ANNUAL_BALANCE"] / 1000))
-    assert all(got[(r.glacier, r.year)] == pytest.approx(r.annual, abs=5e-4) for r in truth.itertuples())
-    assert np.corrcoef(truth["aar"], truth["annual"])[0, 1] > 0.6  # consistent with the true AAR
-    # seeded: the same predictors and seed give the same draw, another seed another one
-    predictors = truth[["glacier", "year", "scene_id", "aar", "snowline_norm"]]
-    assert draw_synthetic_smb(predictors, seed=0)["annual"].to_numpy() == pytest.approx(truth["annual"].to_numpy())
-    assert not np.allclose(draw_synthetic_smb(predictors, seed=1)["annual"], truth["annual"])
+    assert all(got[(r.glacier, r.year)] == pytest.approx(r.annual, abs=5e-4) for r in measured.itertuples())
+    # the process values are the scenes' own records; measurement error is seeded and of the stated size
+    process = process_smb_records(multiyear_store)
+    np.testing.assert_allclose(measured["annual_process"], process["annual"])
+    error = measured["annual"] - measured["annual_process"]
+    assert 0.5 * MEASUREMENT_SD < error.std() < 1.5 * MEASUREMENT_SD and abs(error.mean()) < MEASUREMENT_SD
+    assert measure_smb(process, seed=0)["annual"].to_numpy() == pytest.approx(measured["annual"].to_numpy())
+    assert not np.allclose(measure_smb(process, seed=1)["annual"], measured["annual"])
+    # the band rows bracket the glacier-wide balance (balance rises with elevation)
+    bands = raw[raw["LOWER_BOUND"] != 9999].sort_values(["WGMS_ID", "YEAR", "LOWER_BOUND"])
+    lower, upper = bands.groupby(["WGMS_ID", "YEAR"])["ANNUAL_BALANCE"].first(), bands.groupby(["WGMS_ID", "YEAR"])["ANNUAL_BALANCE"].last()
+    assert (upper > lower).all()
+    # the maps follow the same process: the true AAR of each glacier-year tracks its balance
+    truth = true_smb_predictors(multiyear_store).merge(measured[["glacier", "year", "annual_process"]], on=["glacier", "year"])
+    assert np.corrcoef(truth["aar"], truth["annual_process"])[0, 1] > 0.6
     mapping = pd.read_csv(multiyear_wgms["mapping"])
-    assert sorted(mapping["glacier"]) == sorted(truth["glacier"].unique())
+    assert sorted(mapping["glacier"]) == sorted(measured["glacier"].unique())
 
 
 def test_maps_folder_gives_the_same_features_as_the_store(multiyear_store, multiyear_wgms, multiyear_maps, true_facies_report):

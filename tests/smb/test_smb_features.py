@@ -134,3 +134,32 @@ def test_unknown_sensor_for_albedo():
         feat.broadband_albedo(np.zeros(6), sensor="MODIS")
     with pytest.raises(RasterError, match="six|6 bands"):
         feat.broadband_albedo(np.zeros(4), sensor="Landsat 8")
+
+
+def test_slc_off_gaps_are_left_out_of_snow_ratio_and_albedo():
+    """Landsat 7 SLC-off stripes: nodata in the map and NaN in the bands, neither biases the predictors."""
+    dem = _ramp(h=10, w=10)
+    outline = np.ones(dem.shape, bool)
+    classes = np.full(dem.shape, ICE, np.uint8)
+    classes[:4] = SNOW  # 40 % snow
+    optical = np.zeros((6, 10, 10))
+    optical[:, :4] = np.array([0.9, 0.9, 0.9, 0.8, 0.1, 0.1])[:, None, None]
+    optical[:, 4:] = np.array([0.5, 0.5, 0.4, 0.3, 0.05, 0.05])[:, None, None]
+    hyps = feat.compute_hypsometry(dem, outline, pixel_area_m2=1.0)
+    clean = feat.compute_scene_features(classes, dem, outline, hypsometry=hyps, pixel_area_m2=1.0, optical=optical, sensor="Landsat 7")
+    gappy_classes, gappy_optical = classes.copy(), optical.copy()
+    gap = np.zeros(dem.shape, bool)
+    gap[:, 3:5] = True  # a stripe through every elevation: 20 % of the glacier
+    gappy_classes[gap] = feat.NODATA
+    gappy_optical[:, gap] = np.nan
+    gappy = feat.compute_scene_features(gappy_classes, dem, outline, hypsometry=hyps, pixel_area_m2=1.0,
+                                        optical=gappy_optical, sensor="Landsat 7")
+    assert clean.snow_ratio == pytest.approx(0.4)
+    assert gappy.snow_ratio == pytest.approx(0.4)  # not 0.32: gaps are not snow-free ice
+    assert gappy.snowline_m == clean.snowline_m
+    assert gappy.albedo == pytest.approx(clean.albedo)  # NaN reflectance never enters the mean
+    assert gappy.unobserved_fraction == pytest.approx(0.2)
+    # NaN bands under a mapped class (e.g. true facies) are left out of the albedo too
+    assert feat.glacier_albedo(gappy_optical, classes, outline, sensor="Landsat 7") == pytest.approx(clean.albedo)
+    # a map with no observed glacier pixel has no snow ratio
+    assert np.isnan(feat.snow_cover_ratio(np.full(dem.shape, feat.NODATA, np.uint8), outline, area_m2=100.0, pixel_area_m2=1.0))
