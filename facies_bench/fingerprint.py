@@ -176,3 +176,26 @@ def sample_store_patches(store: Any, *, n_patches: int = 2048, seed: int = 0, fo
     truth = store.true_labels() if label_variant == "true" else None
     labels = truth if truth is not None else store.labels("raw" if label_variant == "true" else label_variant)
     return store.read_patches(chosen), np.asarray(labels)[chosen]
+
+
+def sample_scene_patches(store: Any, scene_ids: Sequence[str], *, n_patches: int = 2048,
+                         seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    """Patches around random glacier pixels of whole store scenes (not only the labelled points).
+
+    Patches are cut from each scene's feature rasters as the store's own patches are (mirrored
+    beyond the scene edge), ``n_patches`` in all, shared evenly between the scenes.  Labels are the
+    scenes' true facies maps when the store has them (synthetic stores), else None.
+    """
+    from facies_bench.synth.labels import cut_patches
+
+    rng = np.random.default_rng(seed)
+    per_scene = max(1, n_patches // max(len(scene_ids), 1))
+    patches, labels = [], []
+    for scene_id in scene_ids:
+        scene = store.scene(scene_id)
+        rows, cols = np.nonzero(scene.outline)
+        pick = rng.choice(len(rows), size=min(per_scene, len(rows)), replace=False)
+        patches.append(cut_patches(scene.features, rows[pick], cols[pick]))
+        labels.append(None if scene.true_facies is None else np.asarray(scene.true_facies)[rows[pick], cols[pick]])
+    truth = None if any(lab is None for lab in labels) else np.concatenate(labels).astype(np.int64)
+    return np.concatenate(patches), truth

@@ -21,6 +21,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         weights: Optional[List[str]] = typer.Option(None, "--weights", "-w", help="Published model names (fs4/fold0...) or Keras .h5 files; repeat. Default: the nine published final models."),
         n_patches: int = typer.Option(2048, "--n-patches", help="Random patches to pass through each model."),
         folds: Optional[List[int]] = typer.Option(None, "--fold", help="Sample only these folds (repeat)."),
+        scene_ids: Optional[List[str]] = typer.Option(None, "--scene-id", help="Sample random glacier pixels of these store scenes' feature rasters instead of the labelled patches (repeat)."),
         norm_stats: str = typer.Option("published", "--norm-stats", help="'published' (the estimate of the authors' min/max) or 'store' (the store's own min/max)."),
         seed: int = typer.Option(0, "--seed"),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable JSON."),
@@ -29,14 +30,17 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         from facies_bench import schema
         from facies_bench.data.cache import resolve_store
         from facies_bench.errors import FaciesBenchError
-        from facies_bench.fingerprint import fingerprint, sample_store_patches
+        from facies_bench.fingerprint import fingerprint, sample_scene_patches, sample_store_patches
         from facies_bench.models.keras_import import import_keras_weights
         from facies_bench.published import load_published_model, published_norm_stats
 
         if norm_stats not in ("published", "store"):
             raise FaciesBenchError(f"--norm-stats must be 'published' or 'store'; got {norm_stats!r}.")
         opened = resolve_store(store, quick=quick)
-        patches, labels = sample_store_patches(opened, n_patches=n_patches, seed=seed, folds=folds)
+        if scene_ids:
+            patches, labels = sample_scene_patches(opened, scene_ids, n_patches=n_patches, seed=seed)
+        else:
+            patches, labels = sample_store_patches(opened, n_patches=n_patches, seed=seed, folds=folds)
         if norm_stats == "store":
             lo, hi = opened.feature_min, opened.feature_max
             stats = {"features": list(schema.FEATURE_NAMES), "min": lo.tolist(), "max": hi.tolist()}

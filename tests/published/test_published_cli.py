@@ -27,6 +27,15 @@ def test_fingerprint_json_reports_channel_means_and_every_batchnorm_layer(publis
     assert fs4["implied_means"]["shadow_mask"] == pytest.approx(0.91, abs=0.03)
 
 
+def test_fingerprint_of_whole_scene_glacier_pixels(published_env, tiny_store, capsys):
+    scene_id = tiny_store.scene_ids[1]
+    rc = main(["fingerprint", str(tiny_store.path), "--scene-id", scene_id, "-w", "fs1/fold0", "--n-patches", "40", "--json"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    report = json.loads(out)
+    assert report["n_patches"] == 40 and report["models"][0]["accuracy"] is not None  # true facies map as labels
+
+
 def test_fingerprint_table_and_bad_norm_stats(published_env, tiny_store, capsys):
     assert main(["fingerprint", str(tiny_store.path), "-w", "fs2/fold0", "--n-patches", "32"]) == 0
     out = capsys.readouterr().out
