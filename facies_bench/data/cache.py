@@ -12,13 +12,13 @@ import os
 from pathlib import Path
 
 from facies_bench.data.store import FaciesStore, open_store
-from facies_bench.errors import UnknownNameError
+from facies_bench.errors import InvalidValueError
 
 log = logging.getLogger(__name__)
 
 DATASET_NAME = "glacier-facies"
 #: Version of the embedded synthetic dataset: bump when the simulator's output changes.
-SYNTHETIC_VERSION = "2"
+SYNTHETIC_VERSION = "3"
 #: Scale of the store used by ``--quick`` runs: small enough for a six-fold run in minutes on 2 cores.
 QUICK_SCALE = 0.02
 DEFAULT_SEED = 0
@@ -61,7 +61,7 @@ def resolve_store(store: str | os.PathLike | FaciesStore | None = None, *, quick
         return open_store(real_store_path())
     scale = scale if scale is not None else (QUICK_SCALE if quick else 1.0)
     if scale <= 0:
-        raise UnknownNameError(f"Synthetic scale must be positive, got {scale}.")
+        raise InvalidValueError(f"Synthetic scale must be positive, got {scale}.")
     path = synthetic_store_path(scale, seed)
     if not path.exists():
         from facies_bench.synth import generate_store

@@ -9,10 +9,10 @@ applies it: ``ds[i]``, slicing, iteration, ``.shuffle()``/``.select()`` (index m
 patches).  Only ``.with_format("arrow")`` and ``ds.data`` show the raw row numbers.  The store stays
 the single copy of the patches: nothing is written to disk to open the dataset.
 
-Decoding reads whole store chunks and keeps the last few in a small per-process cache, so
-sequential access reads every chunk once; shuffled access costs about one chunk read per row.
-For training throughput use :mod:`facies_bench.data.torch_dataset`, which reads chunk-aligned
-batches.
+Decoding reads one patch (the store's inner chunk) through TensorStore for scattered rows, and a
+256-row block when rows come in order, so both shuffled and sequential access are fast.
+``datasets`` decodes a custom feature one row at a time; :func:`patch_batches` is the batched
+path (one store read per batch, any row order).
 
 Known limits: ``Dataset.filter``/``map`` decode the patches of every row unless restricted with
 ``input_columns=[...]``; a dataset saved with ``save_to_disk`` keeps row references, not patches,
@@ -26,7 +26,6 @@ import logging
 import os
 import threading
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -62,7 +61,8 @@ CITATION = """\
 #: Columns of every row, in order.
 COLUMNS = ("patch", "label", "sample_id", "glacier", "region", "sensor", "scene_id", "date", "fold")
 FEATURE_TYPE_NAME = "FaciesPatch"
-_CACHED_CHUNKS = 4
+#: Rows read at once when rows are accessed in order.
+_READ_AHEAD = 256
 
 
 @dataclass
@@ -121,31 +121,55 @@ _READERS_LOCK = threading.Lock()
 
 
 class _ChunkReader:
-    """Reads single rows through whole-chunk reads with a small LRU chunk cache."""
+    """Reads single rows: one patch per read for scattered access, a read-ahead block when sequential.
+
+    The store's inner chunks hold one patch each (read through TensorStore), so a shuffled row
+    costs one patch decode; a row that follows the previous one starts a ``_READ_AHEAD``-row block
+    read, so sequential iteration reads each shard file in a few large reads.
+    """
 
     def __init__(self, store: FaciesStore, features: list[str]):
         self.store = store
         self.features = list(features)
-        self.chunk = int(store.patches.chunks[0])
-        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._fidx = np.asarray(store.feature_indices(self.features))
+        self._all_features = self._fidx.tolist() == list(range(len(store.feature_names)))
+        self._block: np.ndarray | None = None
+        self._block_start = -1
+        self._last = -2
         self._lock = threading.Lock()
 
     def read_row(self, row: int) -> np.ndarray:
         if not 0 <= row < self.store.n_samples:
             msg = f"Patch row {row} is outside store {self.store.path!r} (0-{self.store.n_samples - 1})."
             raise IndexError(msg)
-        c = row // self.chunk
         with self._lock:
-            block = self._cache.get(c)
-            if block is None:
-                stop = min((c + 1) * self.chunk, self.store.n_samples)
-                block = self.store.read_patches(slice(c * self.chunk, stop), features=self.features)
-                self._cache[c] = block
-                if len(self._cache) > _CACHED_CHUNKS:
-                    self._cache.popitem(last=False)
+            block, start = self._block, self._block_start
+            if block is not None and start <= row < start + len(block):
+                out = block[row - start].copy()
+            elif row == self._last + 1:
+                stop = min(row + _READ_AHEAD, self.store.n_samples)
+                block = self.store.read_patches(slice(row, stop), features=self.features)
+                self._block, self._block_start = block, row
+                out = block[0].copy()
             else:
-                self._cache.move_to_end(c)
-        return block[row - c * self.chunk].copy()
+                out = self._read_one(row)
+            self._last = row
+        return out
+
+    def _read_one(self, row: int) -> np.ndarray:
+        """One patch straight from TensorStore (the per-row decode path of a shuffled split)."""
+        handle = self.store._tensorstore("patches")
+        if handle is None:
+            return self.store.read_patches(np.array([row]), features=self.features)[0]
+        try:
+            out = handle[row].read().result()
+        except (ValueError, RuntimeError, OSError):  # let the store name the damaged chunk
+            return self.store.read_patches(np.array([row]), features=self.features)[0]
+        return out if self._all_features else out[self._fidx]
+
+    def read_rows(self, rows: np.ndarray) -> np.ndarray:
+        """(n, C, 33, 33) patches of many rows in one store read (the batched path)."""
+        return self.store.read_patches(np.asarray(rows, dtype=np.int64), features=self.features)
 
 
 def _reader_for(feature: FaciesPatch) -> _ChunkReader:
@@ -165,6 +189,45 @@ def _reader_for(feature: FaciesPatch) -> _ChunkReader:
                 reader = _ChunkReader(store, feature.features)
                 _READERS[key] = reader
     return reader
+
+
+def patch_batches(dataset, *, batch_size: int = 512, drop_last: bool = False, as_torch: bool = True):
+    """Batches of a loaded split, each batch's patches read from the store in one call.
+
+    The batched path: ``datasets`` decodes a custom feature one row at a time, so for training
+    throughput iterate a split (shuffled or not) with this instead of ``with_format("torch")``.
+    Row order, ``.shuffle()``, ``.select()`` and filters of the split are respected.
+
+    Args:
+        dataset: a split returned by :func:`load_dataset` (``datasets.Dataset``).
+        batch_size: rows per batch.
+        drop_last: drop a last incomplete batch.
+        as_torch: ``patch`` (B, C, 33, 33), ``label``, ``sample_id`` and ``fold`` as torch tensors
+            (else numpy arrays); string columns are lists.
+
+    Yields:
+        dicts with the columns of :data:`COLUMNS`.
+    """
+    feature = dataset.features["patch"]
+    if not isinstance(feature, FaciesPatch):
+        msg = f"patch_batches needs a split from facies_bench.data.hf.load_dataset; its 'patch' column is {type(feature).__name__}."
+        raise TypeError(msg)
+    reader = _reader_for(feature)
+    numeric = ("label", "sample_id", "fold")
+    for table in dataset.with_format("arrow").iter(batch_size=batch_size, drop_last_batch=drop_last):
+        batch: dict[str, Any] = {"patch": reader.read_rows(table.column("patch").to_numpy())}
+        for name in table.column_names:
+            if name in numeric:
+                batch[name] = table.column(name).to_numpy().astype(np.int64)
+            elif name != "patch":
+                batch[name] = table.column(name).to_pylist()
+        if as_torch:
+            import torch
+
+            for name in ("patch", *numeric):
+                if name in batch:
+                    batch[name] = torch.from_numpy(batch[name])
+        yield batch
 
 
 # --------------------------------------------------------------------------------------------

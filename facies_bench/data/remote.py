@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Callable
 
 from facies_bench import schema
+from facies_bench.data import integrity
 from facies_bench.data.store import FORMAT_NAME, _is_url, open_store
 from facies_bench.errors import DatasetNotFoundError, DownloadError, StoreFormatError
 
 log = logging.getLogger(__name__)
 
-#: Written into a cached copy once it is complete.
-CACHE_MARKER = ".facies-bench-cache.json"
+#: Written into a cached copy once it is complete (its name lives with the integrity checks).
+CACHE_MARKER = integrity.CACHE_MARKER
 #: Default number of concurrent object requests.
 DEFAULT_CONCURRENCY = 16
 
@@ -116,12 +117,14 @@ def cache_store(url: str | os.PathLike, cache_dir: str | os.PathLike, storage_op
                 if progress is not None:
                     progress(i, len(keep))
         (tmp / "zarr.json").write_bytes(root_json)  # the attributes the key was computed from
+        # The marker says which nodes were left out on purpose; the open below checks the copy
+        # against the store's inventory (a missing or resized object is refused).
+        (tmp / CACHE_MARKER).write_text(json.dumps({"url": url, "content_hash": attrs.get("content_hash"), "n_objects": len(keep),
+                                                    "n_bytes": n_bytes, "include_scenes": include_scenes}))
         copy = open_store(tmp)
         if copy.content_hash != attrs.get("content_hash"):
             msg = f"Copy of {url!r} has content hash {copy.content_hash}, the original {attrs.get('content_hash')}; the store changed while it was copied. Try again."
             raise DownloadError(msg)
-        (tmp / CACHE_MARKER).write_text(json.dumps({"url": url, "content_hash": copy.content_hash, "n_objects": len(keep),
-                                                    "n_bytes": n_bytes, "include_scenes": include_scenes}))
         if dest.exists() and not (dest / CACHE_MARKER).is_file():  # left over from an interrupted copy
             shutil.rmtree(dest, ignore_errors=True)
         try:

@@ -4,19 +4,22 @@
   ``sample_id``, ``glacier``, ``region``, ``sensor``, ``scene_id``, ``date``, ``fold``) over chosen
   folds or rows; ``__getitems__`` makes a ``DataLoader`` read each batch with one store call.
 * :class:`FaciesBatchIterable` — an ``IterableDataset`` of ready-made batches with chunk-aligned
-  reads: each epoch visits the store's chunks in random order, reads a window of chunks at once
-  and shuffles the samples inside the window (plus whatever is left over from the previous
-  window), so every chunk is decompressed once per epoch.  With the in-RAM cache the shuffle is a
-  full permutation.
+  reads: each epoch visits the store's shard files in random order, reads a window of shards at
+  once and shuffles the samples inside the window (plus whatever is left over from the previous
+  window), so every shard is read once per epoch.  With the in-RAM cache the shuffle is a
+  full permutation.  Fully random batches (a ``DataLoader`` with ``shuffle=True`` over
+  :class:`FaciesTorchDataset`) are also fast: the store's inner chunks hold one patch each, so a
+  random row costs one patch decode (read through TensorStore).
 * :class:`FoldCache` — an optional in-RAM copy of whole folds (raw patches of the selected
   features), loaded on first use and shareable between datasets (the six fold models of a
   protocol run reuse it).
 * :func:`make_dataloader` — the ``DataLoader`` over a :class:`FaciesBatchIterable`.
 
 Worker safety: datasets hold the store's path, not an open handle, and open the store lazily once
-per process (keyed by pid), so worker processes never share zarr's I/O thread or event loop.
-Worker processes use the ``spawn`` context by default; ``fork`` also works because of the per-pid
-reopening, but is not the default.
+per process (keyed by pid), so worker processes never share an I/O thread or event loop.
+Worker processes use the ``spawn`` context by default and read through TensorStore; ``fork`` also
+works, but TensorStore's threads do not survive a fork, so a forked worker whose parent already
+read through TensorStore reads through zarr-python instead (correct, slower).
 """
 
 from __future__ import annotations
@@ -149,7 +152,7 @@ class FaciesTorchDataset(Dataset):
                        "region": np.asarray(st.attrs["region_names"], object),
                        "sensor": np.asarray(st.attrs["sensor_names"], object),
                        "scene": np.asarray(st.scene_ids if st.scene_ids else [""], object)}
-        self.chunk_size = int(st.patches.chunks[0])
+        self.chunk_size = st.patch_block  # rows per shard file: the unit of chunk-windowed reads
         if cache is True:
             cache = FoldCache(st, features=self.features)
         elif isinstance(cache, FoldCache) and cache.features != self.features:
@@ -231,7 +234,10 @@ class FaciesBatchIterable(IterableDataset):
         shuffle: reshuffle every epoch (chunk order, then samples inside each window).
         seed: shuffling seed; epoch ``e`` uses ``(seed, e)``.
         drop_last: drop the last incomplete batch (per worker).
-        window_chunks: store chunks read at once and shuffled together (at least one batch).
+        window_chunks: store shard files read at once and shuffled together (at least one batch).
+        order: ``"windowed"`` (shard windows in random order, samples shuffled inside each window)
+            or ``"random"`` (with ``shuffle``, a full permutation every epoch, each batch read in one
+            store call: one patch decode per row).
 
     Each iteration advances the epoch counter, so persistent workers reshuffle every epoch;
     :meth:`set_epoch` sets it explicitly (main process).  With worker processes, windows are
@@ -239,9 +245,12 @@ class FaciesBatchIterable(IterableDataset):
     """
 
     def __init__(self, dataset: FaciesTorchDataset, *, batch_size: int = 512, shuffle: bool = False, seed: int = 0,
-                 drop_last: bool = False, window_chunks: int = 16):
+                 drop_last: bool = False, window_chunks: int = 4, order: str = "windowed"):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+        if order not in ("windowed", "random"):
+            raise ValueError(f"order must be 'windowed' or 'random', got {order!r}.")
+        self.order = order
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -280,35 +289,70 @@ class FaciesBatchIterable(IterableDataset):
         info = get_worker_info()
         wid, nworkers = (info.id, info.num_workers) if info is not None else (0, 1)
         rng = np.random.default_rng([self.seed, epoch, 1 + wid])
+        if self.order == "random" and self.dataset.cache is None:
+            n = len(self.dataset)
+            order = np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else np.arange(n)
+            stop = n // self.batch_size * self.batch_size if self.drop_last else n
+            for b, i in enumerate(range(0, stop, self.batch_size)):
+                if b % nworkers == wid:
+                    yield self.dataset.get_batch(order[i:i + self.batch_size])
+            return
         windows = self.windows(epoch)[wid::nworkers]
+        shuffle_inside = self.shuffle and self.dataset.cache is None
         left_pos = np.empty(0, np.int64)
         left_patches = None
         for window in windows:
+            if shuffle_inside:
+                window = np.sort(window)  # read in row order (no reordering copy); shuffled below
             patches = self.dataset.read_patches(window)
-            if left_patches is not None and len(left_pos):
-                window = np.concatenate([left_pos, window])
-                patches = np.concatenate([left_patches, patches])
-            if self.shuffle and self.dataset.cache is None:
-                perm = rng.permutation(len(window))
-                window, patches = window[perm], patches[perm]
-            full = len(window) // self.batch_size * self.batch_size
-            for i in range(0, full, self.batch_size):
-                yield self.dataset.collate(window[i:i + self.batch_size], patches[i:i + self.batch_size])
-            left_pos, left_patches = window[full:], patches[full:]
+            n_left = len(left_pos)
+            pos = np.concatenate([left_pos, window]) if n_left else window
+            full = len(pos) // self.batch_size * self.batch_size
+            if shuffle_inside:  # each batch gathers its rows: one copy of the batch, not of the window
+                order = rng.permutation(len(pos))
+                for i in range(0, full, self.batch_size):
+                    sel = order[i:i + self.batch_size]
+                    yield self.dataset.collate(pos[sel], _gather(left_patches, patches, sel, n_left))
+                rest = order[full:]
+            else:
+                if n_left:
+                    patches = np.concatenate([left_patches, patches])
+                    n_left = 0
+                for i in range(0, full, self.batch_size):
+                    yield self.dataset.collate(pos[i:i + self.batch_size], patches[i:i + self.batch_size])
+                rest = np.arange(full, len(pos))
+            left_pos, left_patches = pos[rest], _gather(left_patches, patches, rest, n_left)
         if len(left_pos) and not self.drop_last:
             yield self.dataset.collate(left_pos, left_patches)
 
 
+def _gather(left: np.ndarray | None, current: np.ndarray, sel: np.ndarray, n_left: int) -> np.ndarray:
+    """Rows ``sel`` of the virtual concatenation ``[left[:n_left], current]``, without building it."""
+    if not n_left:
+        return current[sel]
+    out = np.empty((len(sel), *current.shape[1:]), current.dtype)
+    from_left = sel < n_left
+    out[from_left] = left[sel[from_left]]
+    out[~from_left] = current[sel[~from_left] - n_left]
+    return out
+
+
+def _as_is(batch: dict[str, Any]) -> dict[str, Any]:
+    """Batches are ready-made: no per-element conversion by the DataLoader."""
+    return batch
+
+
 def make_dataloader(dataset: FaciesTorchDataset | str | os.PathLike | FaciesStore, *, batch_size: int = 512,
                     shuffle: bool = False, seed: int = 0, drop_last: bool = False, num_workers: int = 0,
-                    multiprocessing_context: str = "spawn", pin_memory: bool = False, window_chunks: int = 16,
+                    multiprocessing_context: str = "spawn", pin_memory: bool = False, window_chunks: int = 4,
+                    order: str = "windowed",
                     **dataset_kwargs: Any) -> DataLoader:
     """A ``DataLoader`` yielding dict batches (``patch`` (B, C, 33, 33), ``label`` (B,), ...).
 
     Args:
         dataset: a :class:`FaciesTorchDataset`, or a store (path, URL, open store) plus
             ``dataset_kwargs`` (``folds``, ``rows``, ``variant``, ``features``, ``cache``...).
-        batch_size, shuffle, seed, drop_last, window_chunks: see :class:`FaciesBatchIterable`.
+        batch_size, shuffle, seed, drop_last, window_chunks, order: see :class:`FaciesBatchIterable`.
         num_workers: reader processes (0 reads in the main process).  Workers are persistent,
             so they reshuffle every epoch.
         multiprocessing_context: ``"spawn"`` (default), ``"forkserver"`` or ``"fork"``.
@@ -322,8 +366,8 @@ def make_dataloader(dataset: FaciesTorchDataset | str | os.PathLike | FaciesStor
         msg = "An in-RAM FoldCache cannot be shared with worker processes; use num_workers=0 with cache (reads from RAM are fast)."
         raise ValueError(msg)
     iterable = FaciesBatchIterable(dataset, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
-                                   window_chunks=window_chunks)
+                                   window_chunks=window_chunks, order=order)
     kwargs: dict[str, Any] = {}
     if num_workers:
         kwargs = {"multiprocessing_context": multiprocessing_context, "persistent_workers": True, "prefetch_factor": 2}
-    return DataLoader(iterable, batch_size=None, num_workers=num_workers, pin_memory=pin_memory, **kwargs)
+    return DataLoader(iterable, batch_size=None, num_workers=num_workers, pin_memory=pin_memory, collate_fn=_as_is, **kwargs)

@@ -184,3 +184,19 @@ def test_changed_store_is_refused(tiny_store_copy):
     hf._READERS.clear()
     with pytest.raises(StoreFormatError, match="changed since"):
         stale.decode_example(0)
+
+
+def test_patch_batches_read_each_batch_in_one_call(tiny_store_path, tiny_store):
+    from facies_bench.data.hf import patch_batches
+
+    train = load_dataset(store=tiny_store_path, test_fold=0, features=2)["train"].shuffle(seed=3)
+    batches = list(patch_batches(train, batch_size=100))
+    assert sum(len(b["label"]) for b in batches) == len(train)
+    first = batches[0]
+    rows = np.asarray(train.with_format("arrow")[:100].column("patch"))
+    np.testing.assert_array_equal(first["patch"].numpy(), tiny_store.read_patches(rows, features=2))
+    assert first["patch"].shape[1] == len(schema.FEATURE_SETS[2])
+    assert first["label"].tolist() == train[:100]["label"]
+    assert first["glacier"] == train[:100]["glacier"]
+    with pytest.raises(TypeError, match="load_dataset"):
+        next(patch_batches(datasets.Dataset.from_dict({"patch": [1, 2]})))

@@ -35,10 +35,10 @@ def test_samples_match_the_store(tiny_store):
     np.testing.assert_array_equal(batch["patch"].numpy(), tiny_store.read_patches(r, features=2))
 
 
-@pytest.mark.parametrize("cache", [False, True])
-def test_shuffled_epochs_cover_every_sample_once(tiny_store, cache):
+@pytest.mark.parametrize("cache,order", [(False, "windowed"), (True, "windowed"), (False, "random")])
+def test_shuffled_epochs_cover_every_sample_once(tiny_store, cache, order):
     ds = FaciesTorchDataset(tiny_store, folds=[0, 1, 3], cache=cache or None)
-    loader = make_dataloader(ds, batch_size=64, shuffle=True, seed=1)
+    loader = make_dataloader(ds, batch_size=64, shuffle=True, seed=1, order=order)
     epochs = []
     for _ in range(2):
         ids, n_full = [], 0
@@ -94,10 +94,23 @@ def test_variant_drops_pruned_and_fold_cache_is_shared(tiny_store_copy):
         make_dataloader(a, num_workers=2)
 
 
-@pytest.mark.parametrize("context", ["fork", pytest.param("spawn", marks=pytest.mark.slow)])
-def test_worker_processes(tiny_store_path, context):
+@pytest.mark.parametrize("context,order", [("fork", "windowed"), ("fork", "random"),
+                                           pytest.param("spawn", "random", marks=pytest.mark.slow)])
+def test_worker_processes(tiny_store_path, context, order):
+    FaciesTorchDataset(tiny_store_path, folds=[1]).read_patches(np.arange(3))  # TensorStore used before the fork
     loader = make_dataloader(tiny_store_path, folds=[1], batch_size=16, shuffle=True, num_workers=2,
-                             multiprocessing_context=context)
+                             multiprocessing_context=context, order=order)
     for _ in range(2):
         ids = [i for b in loader for i in b["sample_id"].tolist()]
         assert sorted(ids) == sorted(FaciesTorchDataset(tiny_store_path, folds=[1]).sample_ids.tolist())
+
+
+def test_random_order_reads_every_row_with_its_patch(tiny_store):
+    ds = FaciesTorchDataset(tiny_store, folds=[2, 5])
+    batches = list(make_dataloader(ds, batch_size=50, shuffle=True, seed=4, order="random", drop_last=True))
+    assert len(batches) == len(ds) // 50
+    for b in batches:
+        rows = np.searchsorted(tiny_store.column("sample_id"), b["sample_id"].numpy())
+        np.testing.assert_array_equal(b["patch"].numpy(), tiny_store.read_patches(rows))
+    with pytest.raises(ValueError, match="order"):
+        make_dataloader(ds, order="sideways")
