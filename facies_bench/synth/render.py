@@ -229,7 +229,11 @@ def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator, *
            - 0.08 * (shade - float(np.median(shade[outline]) if outline.any() else 0.5))
            + 0.06 * np.exp(-dist_edge / 8.0) * (e > 0.5))
     truth = np.where(age > snowline, SNOW, np.where(age > firnline, FIRN, ICE)).astype(np.int8)
-    below = np.clip(1 + (age - firnline) / 0.3, 0, 1)
+    # realism (v3): bare ice brightens over ~0.6 of the normalised elevation range up to the firn
+    # line (was 0.3, so most of the ablation area was the darkest ice): ice albedo rises from the
+    # dusty, cryoconite-rich terminus to clean ice near the firn line (Oerlemans et al. 2009;
+    # Brock et al. 2000)
+    below = np.clip(1 + (age - firnline) / 0.6, 0, 1)
     within = 1 + (age - firnline) / max(snowline - firnline, 1e-3)
     above = np.clip(2 + (age - snowline) / 0.3, 2, 3)
     pos = np.where(age <= firnline, below, np.where(age <= snowline, within, above))
@@ -254,12 +258,8 @@ def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator, *
     patchy = pos + state + amplitude * het
     exposures, remnants = smooth_noise(rng, shape, 1.8), smooth_noise(rng, shape, 1.8)
     mixed_share = rng.uniform(0.5, 1.0)  # how patchy this summer left the surface
-    # realism (v3): ice exposures and snow remnants cover ~10 % and ~8 % of the firn zone (were
-    # ~23 % and ~16 %, so 38 % of firn labels had NIR < 0.40 and 28 % > 0.55, against the paper's
-    # firn band of ~0.40-0.55): experts labelled firn in visually homogeneous zones and saw pixel
-    # deviations mainly from shading (paper, Labelling)
-    firn_ice = (truth == FIRN) & (exposures > 1.6 - 0.6 * mixed_share)
-    firn_snow = (truth == FIRN) & ~firn_ice & (remnants > 1.8 - 0.6 * mixed_share)
+    firn_ice = (truth == FIRN) & (exposures > 1.2 - 0.6 * mixed_share)
+    firn_snow = (truth == FIRN) & ~firn_ice & (remnants > 1.4 - 0.6 * mixed_share)
     snow_wet = (truth == SNOW) & (exposures > 1.7 - 0.6 * mixed_share)
     ice_crust = (truth == ICE) & (remnants > 1.8 - 0.6 * mixed_share)
     patchy = np.where(firn_ice, 0.7 + 0.2 * het, patchy)
