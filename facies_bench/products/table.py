@@ -18,14 +18,15 @@ from __future__ import annotations
 import json
 import math
 import os
-import uuid
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from facies_bench import schema
+from facies_bench.atomic import atomic_path
 from facies_bench.errors import MassBalanceError
 
 TABLE_FORMAT = "facies-bench-product-table"
@@ -56,13 +57,8 @@ def _clean(value: Any) -> Any:
 
 
 def _atomic(path: Path, write) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
+    with atomic_path(path, suffix=path.suffix) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -111,7 +107,7 @@ def read_product_table(path: str | os.PathLike) -> pd.DataFrame:
 def find_product_tables(folder: str | os.PathLike) -> list[Path]:
     """Every product table below ``folder`` (the JSON one where both exist)."""
     folder = Path(folder)
-    found = {}
+    found: dict[Path, Path] = {}
     for p in sorted(folder.rglob(TABLE_JSON)) + sorted(folder.rglob(TABLE_CSV)):
         if not any(part.startswith(".") for part in p.relative_to(folder).parts):
             found.setdefault(p.parent, p)
@@ -158,7 +154,7 @@ def plot_time_series(series: pd.DataFrame, path: str | os.PathLike, *, title: st
     fig = Figure(figsize=(7.0, 6.5))
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(PLOTTED), 1, sharex=True)
-    for ax, (column, label) in zip(axes, PLOTTED):
+    for ax, (column, label) in zip(axes, PLOTTED, strict=True):
         values = pd.to_numeric(series[column], errors="coerce")
         for sensor, part in series.assign(_v=values, _d=dates).groupby("sensor"):
             ax.plot(part["_d"], part["_v"], marker="o", linestyle="-", label=sensor)
