@@ -32,7 +32,8 @@ class CentrePixelHGB:
         self.n_threads = n_threads  # OpenMP threads; 1 avoids oversubscription when units run in parallel
         self.n_classes = n_classes
 
-    def fit(self, train: ArraySplit, validation: ArraySplit) -> "CentrePixelHGB":
+    def fit(self, train: ArraySplit, validation: ArraySplit) -> CentrePixelHGB:
+        """Fit the gradient boosting on the labelled centre pixels of ``train``, with Eq. 1 sample weights."""
         train, validation = train.labelled(), validation.labelled()
         weights = sample_weights(train.labels, train.scene)
         self.model_ = HistGradientBoostingClassifier(
@@ -51,6 +52,7 @@ class CentrePixelHGB:
         return int(sum(len(p.nodes) for tree in getattr(self.model_, "_predictors", []) for p in tree))
 
     def predict_proba(self, split: ArraySplit) -> np.ndarray:
+        """Class probabilities (N, K) of ``split``'s patches."""
         with threadpool_limits(self.n_threads):
             proba = self.model_.predict_proba(centre_pixel_features(split.patches))
         return expand_proba(proba, self.model_.classes_, self.n_classes)

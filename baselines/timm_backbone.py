@@ -30,6 +30,6 @@ def adapt_to_small_patches(model: nn.Module, *, stem_stride: int = 2) -> nn.Modu
 @register_model("timm_resnet10t", hparams={"timm_name": "resnet10t", "stem_stride": 2, "drop_rate": 0.0})
 def build_timm_backbone(in_channels: int, n_classes: int, *, timm_name: str = "resnet10t", stem_stride: int = 2,
                         drop_rate: float = 0.0) -> nn.Module:
-    """timm ResNet-10-T (tiered stem) without stem max pooling, for 33x33 patches of C features."""
+    """Timm ResNet-10-T (tiered stem) without stem max pooling, for 33x33 patches of C features."""
     model = timm.create_model(timm_name, pretrained=False, in_chans=in_channels, num_classes=n_classes, drop_rate=drop_rate)
     return adapt_to_small_patches(model, stem_stride=stem_stride)

@@ -112,7 +112,7 @@ def tiffs(store, tmp_path_factory):
     rows = np.concatenate([np.arange(store.fold_rows(k).start, store.fold_rows(k).stop) for k in TRAIN_FOLDS])
     rows = np.sort(np.random.default_rng(0).choice(rows, min(GEOTIFFS, len(rows)), replace=False))
     paths = []
-    for i, patch in zip(rows, store.read_patches(rows)):
+    for i, patch in zip(rows, store.read_patches(rows), strict=True):
         path = folder / f"{i:07d}.tif"
         with rasterio.open(path, "w", driver="GTiff", width=33, height=33, count=schema.N_FEATURES, dtype="float32",
                            crs="EPSG:32632", transform=from_origin(0, 0, 10, 10)) as dst:

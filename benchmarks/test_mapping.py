@@ -91,7 +91,7 @@ def _per_pixel_px_s(model, features, rows, cols) -> float:
     idx = [schema.FEATURE_NAMES.index(f) for f in model.features]
     start = time.perf_counter()
     with torch.inference_mode():
-        for r, c in zip(rows, cols):
+        for r, c in zip(rows, cols, strict=True):
             patch = torch.from_numpy(np.ascontiguousarray(window[idx, r:r + 33, c:c + 33][None]))
             torch.softmax(model(patch), dim=1)
     return len(rows) / (time.perf_counter() - start)

@@ -145,9 +145,9 @@ CHILD = textwrap.dedent("""
 
 
 def test_full_tile_with_50_glaciers_within_4_gb(tmp_path, benchmark):
+    from facies_bench.data.store import open_store
     from facies_bench.models import save_checkpoint
     from facies_bench.testing import make_tiny_store
-    from facies_bench.data.store import open_store
     from facies_bench.testing.mapping import make_paper_model
 
     started = time.perf_counter()

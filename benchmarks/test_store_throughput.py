@@ -52,7 +52,7 @@ def _patches() -> np.ndarray:
     scene += 0.005 * rng.standard_normal(scene.shape).astype(np.float32)
     rows = rng.integers(16, side - 17, N)
     cols = rng.integers(16, side - 17, N)
-    return np.stack([scene[:, r - 16:r + 17, c - 16:c + 17] for r, c in zip(rows, cols)]).astype(np.float32)
+    return np.stack([scene[:, r - 16:r + 17, c - 16:c + 17] for r, c in zip(rows, cols, strict=True)]).astype(np.float32)
 
 
 def _write_layout(path: Path, patches: np.ndarray, shard: int | None, cname: str, clevel: int, shuffle: str) -> float:

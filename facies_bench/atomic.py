@@ -12,8 +12,8 @@ import contextlib
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 def is_url(path: str | os.PathLike) -> bool:

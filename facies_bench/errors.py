@@ -7,6 +7,8 @@ the value received, what is valid, and how to fix it.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class FaciesBenchError(Exception):
     """Base class of all facies_bench errors."""
@@ -25,8 +27,11 @@ class StoreDamagedError(StoreFormatError):
 
 
 class InvalidValueError(FaciesBenchError, ValueError):
-    """An argument or option has a value outside its valid range or format (a scale, a number of
-    epochs or seeds, a list of folds); for a name that is not known, see :class:`UnknownNameError`."""
+    """An argument or option has a value outside its valid range or format.
+
+    For example a scale, a number of epochs or seeds, a list of folds; for a name that is not
+    known, see :class:`UnknownNameError`.
+    """
 
 
 class UnknownNameError(FaciesBenchError, KeyError):
@@ -57,7 +62,20 @@ class DownloadError(FaciesBenchError):
 
 
 class IncompleteRunError(FaciesBenchError):
-    """A protocol run lacks work units (folds, seeds) needed for the requested step."""
+    """A protocol run lacks work units (folds, seeds) needed for the requested step.
+
+    Attributes:
+        missing: ids of the missing work units (when a run raised it).
+        outcomes: the run's unit outcomes, for a report of what failed.
+    """
+
+    missing: list[str]
+    outcomes: list[Any]
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.missing = []
+        self.outcomes = []
 
 
 class ValidationError(FaciesBenchError, ValueError):

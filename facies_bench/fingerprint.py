@@ -14,14 +14,16 @@ The instrument only reads: nothing here changes data or models.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from facies_bench import schema
+from facies_bench.models.wrapper import FaciesModel
 from facies_bench.published.moments import first_layer_of, fit_input_means
 
 
@@ -63,9 +65,10 @@ class Fingerprint:
     models: list[ModelFingerprint]
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the fingerprint and every model's."""
         out = asdict(self)
         out["features"] = list(self.features)
-        for m, mf in zip(out["models"], self.models):
+        for m, mf in zip(out["models"], self.models, strict=True):
             m["deeper_offset_sd"] = mf.deeper_offset_sd
         return out
 
@@ -76,6 +79,7 @@ def batchnorm_input_stats(model: nn.Module, patches: np.ndarray, *, batch_size: 
     Args:
         model: a :class:`~facies_bench.models.wrapper.FaciesModel` (raw patches in).
         patches: (N, C, H, W) raw patches of the model's features.
+        batch_size: patches per forward pass.
     """
     bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     sums: list[list[torch.Tensor]] = [[] for _ in bns]
@@ -104,18 +108,26 @@ def batchnorm_input_stats(model: nn.Module, patches: np.ndarray, *, batch_size: 
     return out
 
 
-def fingerprint_model(model: nn.Module, patches: np.ndarray, *, name: str, data_means: np.ndarray,
+def _running_stats(bn: nn.BatchNorm2d) -> tuple[np.ndarray, np.ndarray]:
+    """Running mean and variance (float64) of a batch norm layer."""
+    if bn.running_mean is None or bn.running_var is None:
+        raise ValueError("The model has a batch norm layer without running statistics (track_running_stats=False).")
+    return bn.running_mean.double().numpy(), bn.running_var.double().numpy()
+
+
+def fingerprint_model(model: FaciesModel, patches: np.ndarray, *, name: str, data_means: np.ndarray,
                       labels: np.ndarray | None = None) -> ModelFingerprint:
     """One model's fingerprint of ``patches`` (raw, the model's features)."""
     fit = fit_input_means(first_layer_of(model))
     features = tuple(model.features)
     bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     layers = []
-    for i, ((mean, var), bn) in enumerate(zip(batchnorm_input_stats(model, patches), bns), start=1):
-        run_sd = np.sqrt(bn.running_var.double().numpy() + bn.eps)  # what the layer divides by
-        layers.append(LayerStats(layer=i, mean_offset_sd=float(np.mean(np.abs(mean - bn.running_mean.double().numpy()) / run_sd)),
+    for i, ((mean, var), bn) in enumerate(zip(batchnorm_input_stats(model, patches), bns, strict=False), start=1):
+        running_mean, running_var = _running_stats(bn)
+        run_sd = np.sqrt(running_var + bn.eps)  # what the layer divides by
+        layers.append(LayerStats(layer=i, mean_offset_sd=float(np.mean(np.abs(mean - running_mean) / run_sd)),
                                  std_ratio=float(np.mean(np.sqrt(var + bn.eps) / run_sd))))
-    result = ModelFingerprint(name=name, implied_means=dict(zip(features, map(float, fit.means))), fit_r2=fit.r2,
+    result = ModelFingerprint(name=name, implied_means=dict(zip(features, map(float, fit.means), strict=True)), fit_r2=fit.r2,
                               first_layer_mismatch=float(np.mean(np.abs(data_means[:len(features)] - fit.means))), layers=layers)
     if labels is not None:
         from sklearn.metrics import accuracy_score, f1_score
@@ -133,7 +145,7 @@ def normalised_channel_means(patches: np.ndarray, feature_min: np.ndarray, featu
     return (np.nanmean(patches, axis=(0, 2, 3), dtype=np.float64) - lo) / span
 
 
-def fingerprint(patches: np.ndarray, models: Sequence[tuple[str, nn.Module]], *, labels: np.ndarray | None = None,
+def fingerprint(patches: np.ndarray, models: Sequence[tuple[str, FaciesModel]], *, labels: np.ndarray | None = None,
                 feature_min: np.ndarray | None = None, feature_max: np.ndarray | None = None,
                 normalisation: str = "published") -> Fingerprint:
     """Fingerprint raw 11-feature ``patches`` with every model.
@@ -142,8 +154,9 @@ def fingerprint(patches: np.ndarray, models: Sequence[tuple[str, nn.Module]], *,
         patches: (N, 11, H, W) raw patches, all features in schema order.
         models: (name, FaciesModel) pairs; each sees its own features, normalised its own way.
         labels: (N,) true class codes, to report each model's accuracy and macro-F1 too.
-        feature_min, feature_max: (11,) normalisation for the data's channel means (default:
-            the published estimate).
+        feature_min: (11,) minima normalising the data's channel means (default: the published
+            estimate).
+        feature_max: (11,) maxima, likewise.
         normalisation: a label for the report.
     """
     if patches.ndim != 4 or patches.shape[1] != schema.N_FEATURES:
@@ -157,7 +170,7 @@ def fingerprint(patches: np.ndarray, models: Sequence[tuple[str, nn.Module]], *,
     for name, model in models:
         idx = [schema.FEATURE_NAMES.index(f) for f in model.features]
         out.append(fingerprint_model(model, patches[:, idx], name=name, data_means=means[idx], labels=labels))
-    return Fingerprint(features=schema.FEATURE_NAMES, data_means=dict(zip(schema.FEATURE_NAMES, map(float, means))),
+    return Fingerprint(features=schema.FEATURE_NAMES, data_means=dict(zip(schema.FEATURE_NAMES, map(float, means), strict=True)),
                        n_patches=int(len(patches)), normalisation=normalisation, models=out)
 
 
@@ -197,5 +210,6 @@ def sample_scene_patches(store: Any, scene_ids: Sequence[str], *, n_patches: int
         pick = rng.choice(len(rows), size=min(per_scene, len(rows)), replace=False)
         patches.append(cut_patches(scene.features, rows[pick], cols[pick]))
         labels.append(None if scene.true_facies is None else np.asarray(scene.true_facies)[rows[pick], cols[pick]])
-    truth = None if any(lab is None for lab in labels) else np.concatenate(labels).astype(np.int64)
+    known = [lab for lab in labels if lab is not None]
+    truth = np.concatenate(known).astype(np.int64) if len(known) == len(labels) else None
     return np.concatenate(patches), truth

@@ -85,7 +85,7 @@ def _rows_text(frame: pd.DataFrame, mask: np.ndarray) -> str:
     idx = np.flatnonzero(mask)
     shown = idx[:_SHOWN_ROWS]
     ids = frame["sample_id"].to_numpy()[shown] if "sample_id" in frame else shown
-    parts = ", ".join(f"{int(r)} (sample_id {i})" for r, i in zip(shown, ids))
+    parts = ", ".join(f"{int(r)} (sample_id {i})" for r, i in zip(shown, ids, strict=True))
     more = f" and {len(idx) - len(shown)} more" if len(idx) > len(shown) else ""
     return f"{len(idx)} row(s): {parts}{more}"
 
@@ -260,6 +260,7 @@ class JoinedPredictions:
 
     @property
     def correct(self) -> np.ndarray:
+        """Whether each prediction's arg-max equals its label."""
         return self.pred == self.label
 
 

@@ -12,6 +12,7 @@ rest are rough public values meant to drive the synthetic simulator.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from facies_bench.errors import UnknownNameError
@@ -33,6 +34,7 @@ N_FOLDS = 6
 
 @dataclass(frozen=True)
 class FaciesClass:
+    """One of the eight classes, in the published order."""
     index: int
     name: str  #: published spelling, as in the release's file names
     key: str  #: identifier used in column names (``p_<key>``) and JSON keys
@@ -76,6 +78,7 @@ PRUNED = -1
 
 @dataclass(frozen=True)
 class Feature:
+    """One of the eleven input features."""
     index: int
     name: str
     kind: str  #: "optical", "topographic" or "geometric"
@@ -122,6 +125,7 @@ REGIONS: tuple[str, ...] = ("Pyrenees", "Alps", "Scandinavia", "Iceland", "Svalb
 
 @dataclass(frozen=True)
 class Sensor:
+    """A satellite sensor and the dates it delivered scenes."""
     index: int
     name: str
     first_date: _dt.date
@@ -166,6 +170,7 @@ LANDSAT7_SLC_OFF = _dt.date(2003, 5, 31)
 
 @dataclass(frozen=True)
 class Glacier:
+    """One of the dataset's glaciers, as in the paper's Table 1."""
     index: int
     name: str  #: exactly as printed in the paper
     region: str
@@ -241,31 +246,37 @@ def class_index(name: str) -> int:
 
 
 def feature_index(name: str) -> int:
+    """Index of a feature in :data:`FEATURE_NAMES`; unknown names raise :class:`UnknownNameError`."""
     return _lookup("feature", name, FEATURE_NAMES)
 
 
 def region_index(name: str) -> int:
+    """Index of a region in :data:`REGIONS`; unknown names raise :class:`UnknownNameError`."""
     return _lookup("region", name, REGIONS)
 
 
 def sensor_index(name: str) -> int:
+    """Index of a sensor in :data:`SENSOR_NAMES` (short forms ``L8``, ``S2`` accepted)."""
     aliases = tuple(n.replace("Landsat ", "L").replace("Sentinel-", "S") for n in SENSOR_NAMES)
     return _lookup("sensor", name, SENSOR_NAMES, aliases)
 
 
 def glacier_index(name: str) -> int:
+    """Index of a glacier in :data:`GLACIER_NAMES`; unknown names raise :class:`UnknownNameError`."""
     return _lookup("glacier", name, GLACIER_NAMES)
 
 
 def glacier(name: str) -> Glacier:
+    """The :class:`Glacier` named ``name``."""
     return GLACIERS[glacier_index(name)]
 
 
 def glacier_region(name: str) -> str:
+    """Region of the glacier named ``name``."""
     return glacier(name).region
 
 
-def resolve_features(features: int | str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+def resolve_features(features: int | str | Sequence[str] | None) -> tuple[str, ...]:
     """Feature names for a feature set id (1-4), a comma-separated string or a list of names.
 
     ``None`` means all 11 features.  Names are returned in the schema's order.
@@ -286,7 +297,7 @@ def resolve_features(features: int | str | list[str] | tuple[str, ...] | None) -
     return tuple(FEATURE_NAMES[i] for i in indices)
 
 
-def feature_set_id(features: tuple[str, ...] | list[str]) -> int | None:
+def feature_set_id(features: Sequence[str]) -> int | None:
     """The paper's feature set id for these features, or None if they form no paper set."""
     for fs, names in FEATURE_SETS.items():
         if tuple(features) == names:
@@ -295,6 +306,7 @@ def feature_set_id(features: tuple[str, ...] | list[str]) -> int | None:
 
 
 def sensor_valid_on(sensor: str, date: _dt.date) -> bool:
+    """Whether ``sensor`` delivered scenes on ``date``."""
     s = SENSORS[sensor_index(sensor)]
     return s.first_date <= date and (s.last_date is None or date <= s.last_date)
 

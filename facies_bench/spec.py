@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from facies_bench import __version__, schema
-from facies_bench.evaluation.metric_table import MAIN_METRIC, SUMMARY_VERSION, describe_metrics, interval_metrics, per_class_metrics
+from facies_bench.evaluation.metric_table import (
+    MAIN_METRIC,
+    SUMMARY_VERSION,
+    describe_metrics,
+    interval_metrics,
+    per_class_metrics,
+)
 
 #: Sections of every evaluation report besides the metrics of the metric table.
 REPORT_SECTIONS: dict[str, str] = {
-    "per_class": (f"Per-class {', '.join(m.per_class_title for m in per_class_metrics())} and support "
+    "per_class": (f"Per-class {', '.join(m.per_class_title or m.title for m in per_class_metrics())} and support "
                   "(null where the class is absent)."),
     "confusion": "Confusion matrix as counts and row-normalised.",
     "by_region / by_sensor": ("Every confusion-matrix metric and per-class score per region and per sensor, with n per "

@@ -1,4 +1,4 @@
-"""Template submission: copy this file, rename the model, change the network, then
+"""Template submission: copy this file, rename the model, change the network, then run these.
 
     facies-bench check my_model.py                 # the contract on a tiny store, in seconds
     facies-bench evaluate my_model.py --quick -o runs/my_model_quick
@@ -34,6 +34,7 @@ class TemplateCNN(nn.Module):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * width, n_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (B, K) of normalised (B, C, 33, 33) patches."""
         f = self.features(x)                                   # (B, width, H, W)
         centre = f[:, :, f.shape[2] // 2, f.shape[3] // 2]     # the labelled pixel is the centre
         pooled = f.amax(dim=(2, 3))                            # context from the whole patch

@@ -34,7 +34,7 @@ def test_headline_matches_reference(shared_dir):
 def test_schema_glaciers_match_reference(shared_dir):
     rows = list(csv.DictReader(open(shared_dir / "reference" / "paper" / "glaciers.csv")))
     assert [r["name"] for r in rows] == list(schema.GLACIER_NAMES)
-    for r, g in zip(rows, schema.GLACIERS):
+    for r, g in zip(rows, schema.GLACIERS, strict=True):
         assert r["region"] == g.region and r["glacier_type"] == g.glacier_type
         assert float(r["approx_min_elev_m"]) == g.min_elev_m and float(r["approx_max_elev_m"]) == g.max_elev_m
 

@@ -15,11 +15,16 @@ import numpy as np
 import pandas as pd
 
 from facies_bench import __version__, schema
-from facies_bench.cleaning.label_issues import CLEANLAB_SETTINGS, find_facies_label_issues, noise_recovery, pruning_summary
-from facies_bench.data.store import FaciesStore, open_store
 from facies_bench.atomic import replace_dir
-from facies_bench.hashing import file_sha256
+from facies_bench.cleaning.label_issues import (
+    CLEANLAB_SETTINGS,
+    find_facies_label_issues,
+    noise_recovery,
+    pruning_summary,
+)
+from facies_bench.data.store import FaciesStore, open_store
 from facies_bench.errors import FaciesBenchError, IncompleteRunError, ValidationError
+from facies_bench.hashing import file_sha256
 
 REVIEW_COLUMNS = ("rank", "sample_id", "glacier", "region", "scene_id", "sensor", "date", "row", "col", "x", "y",
                   "given_label", "likely_label", "likely_probability", "self_confidence")
@@ -38,6 +43,7 @@ class CleaningResult:
     report_dir: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the new variant, its store, provenance, summary and noise recovery."""
         return {"variant": self.variant, "store": self.store, "provenance": self.provenance,
                 "summary": self.summary, "noise_recovery": self.noise_recovery}
 
@@ -68,7 +74,7 @@ def load_run_probabilities(run_dir: str | os.PathLike, store: FaciesStore) -> tu
     ids = store.column("sample_id")
     position = pd.Series(np.arange(len(ids)), index=ids)
     total = np.zeros((len(ids), schema.N_CLASSES))
-    for seed, entry in sorted(result["predictions"].items()):
+    for _seed, entry in sorted(result["predictions"].items()):
         path = run_dir / entry["path"]
         frame = read_predictions(path, store=store)
         if len(frame) != len(ids):
@@ -157,7 +163,7 @@ def clean_run(run_dir: str | os.PathLike, store: str | os.PathLike | FaciesStore
     result_file = Path(run_dir) / "result.json"
     provenance = {
         "method": "confident_learning", "cleanlab_version": cleanlab.__version__, "cleanlab_settings": CLEANLAB_SETTINGS,
-        "never_pruned": list(schema.NEVER_PRUNED), "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "never_pruned": list(schema.NEVER_PRUNED), "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "facies_bench_version": __version__,
         "run": {"path": str(Path(run_dir).resolve()), "model": result_json.get("model", {}).get("name"),
                 "result_sha256": file_sha256(result_file), "seeds": result_json.get("seeds"),

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from facies_bench import paper, schema
+from facies_bench.atomic import atomic_write_bytes
 from facies_bench.cleaning.clean import CleaningResult, clean_run
 from facies_bench.data.store import FaciesStore, open_store
-from facies_bench.protocol._io import atomic_write_bytes
 
 METRICS = ("precision", "recall", "f1")
 
@@ -36,6 +36,7 @@ class ReproduceResult:
     runs: dict[str, str] = field(default_factory=dict)
 
     def to_markdown(self) -> str:
+        """The comparison with the paper as Markdown tables."""
         return format_tables(self)
 
 
@@ -49,7 +50,7 @@ def _mean_over_seeds(reports: dict[int, dict[str, Any]], which: str) -> dict[str
             rows[m].append(values)
     out = {}
     for m, seeds in rows.items():
-        cols = list(zip(*seeds))
+        cols = list(zip(*seeds, strict=False))
         out[m] = [None if any(v is None for v in col) else round(100 * float(np.mean(col)), 1) for col in cols]
     return out
 
@@ -65,7 +66,11 @@ def reproduce(submission: str | os.PathLike, store: str | os.PathLike | FaciesSt
         store: store path/URL; None means the embedded dataset (the quick store with ``quick``).
         out_dir: gets ``raw/``, ``cleaned/`` (two run directories) and ``tables.md`` / ``tables.json``.
         features: feature set 1-4 (or a feature list).
-        quick, epochs, seeds, precision, executor: as for ``facies-bench evaluate``.
+        quick: the small synthetic store and the quick recipe, as ``facies-bench evaluate --quick``.
+        epochs: training epochs, as for ``facies-bench evaluate``.
+        seeds: seeds, as for ``facies-bench evaluate``.
+        precision: ``fp32`` or ``bf16``, as for ``facies-bench evaluate``.
+        executor: ``local`` or ``ray``, as for ``facies-bench evaluate``.
         variant_name: name of the cleaned variant written into the store (default
             ``cl-<model>-fs<k>``); an existing variant of that name is replaced.
         progress: a protocol ``ProgressReporter`` for both trainings.
@@ -76,7 +81,7 @@ def reproduce(submission: str | os.PathLike, store: str | os.PathLike | FaciesSt
     opened = resolve_store(store, quick=quick)
     sub = load_submission(submission)
     out_dir = Path(out_dir)
-    common = dict(features=schema.resolve_features(features), seeds=tuple(seeds), epochs=epochs, quick=quick,
+    common: dict[str, Any] = dict(features=schema.resolve_features(features), seeds=tuple(seeds), epochs=epochs, quick=quick,
                   precision=precision, executor=executor)
     raw_run = run_protocol(sub, opened, ProtocolConfig(variant="raw", **common), out_dir / "raw", progress=progress)
     fs = schema.feature_set_id(schema.resolve_features(features))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -22,13 +23,16 @@ def pct(value: float | None, digits: int = 1) -> str:
 
 
 def metric_rows(summary: Mapping[str, Any], metrics: Sequence[Metric]) -> list[list[str]]:
-    """``[title, value]`` rows of summary metrics: fractions as percentages with their 95 % interval
-    when the summary holds one, per-class metrics as one row per class."""
+    """``[title, value]`` rows of summary metrics.
+
+    Fractions are shown as percentages with their 95 % interval when the summary holds one;
+    per-class metrics take one row per class.
+    """
     rows = []
     for m in metrics:
         value = summary.get(m.key)
         if m.kind == "per_class":
-            rows += [[f"{m.title}: {name}", pct((value or {}).get(key))] for name, key in zip(schema.CLASS_NAMES, schema.CLASS_KEYS)]
+            rows += [[f"{m.title}: {name}", pct((value or {}).get(key))] for name, key in zip(schema.CLASS_NAMES, schema.CLASS_KEYS, strict=True)]
             continue
         text = m.format(value)
         interval = summary.get(m.interval_key) if m.interval else None
@@ -38,7 +42,7 @@ def metric_rows(summary: Mapping[str, Any], metrics: Sequence[Metric]) -> list[l
     return rows
 
 
-def table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
+def table(title: str, columns: list[str], rows: list[list[str]]) -> Table | Group:
     # A wide caption would wrap to the table's width: keep long titles on their own line.
     t = Table(title=title if len(title) <= 60 else None, title_justify="left")
     for i, c in enumerate(columns):
@@ -47,7 +51,6 @@ def table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
         t.add_row(*[str(v) for v in r])
     if len(title) <= 60:
         return t
-    from rich.console import Group
     from rich.text import Text
 
     return Group(Text(title, style="italic"), t)

@@ -11,6 +11,7 @@ from facies_bench.cli._render import console, pct, resolve_store_with_progress, 
 
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
+    """Add this module's commands to the ``facies-bench`` app (``app``) and its ``data`` group (``data_app``)."""
     @app.command("clean")
     def clean(
         run_dir: Path = typer.Argument(..., help="A finished raw-label run of `facies-bench evaluate` (all six folds)."),
@@ -34,7 +35,8 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
                      pct(nr["per_class"][c.key]["recall"])] for c in schema.CLASSES]
             rows.append(["overall", pct(nr["overall"]["base_rate"]), pct(nr["overall"]["precision"]), pct(nr["overall"]["recall"])])
             console.print(table("Flagged vs injected label noise (synthetic store)", ["class", "noisy, %", "precision, %", "recall, %"], rows))
-        console.print(f"Review list for experts: {result.report_dir / 'review.csv'}")
+        if result.report_dir is not None:
+            console.print(f"Review list for experts: {result.report_dir / 'review.csv'}")
 
     @data_app.command("set-default-cleaned")
     def set_default(store: str = typer.Argument(..., help="Store path."),

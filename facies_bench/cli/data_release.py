@@ -9,6 +9,7 @@ import typer
 
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
+    """Add this module's commands to the ``facies-bench`` app (``app``) and its ``data`` group (``data_app``)."""
     @data_app.command("download")
     def download(
         output: Path = typer.Option(..., "--output", "-o", help="Folder to download the release into."),

@@ -8,6 +8,7 @@ import typer
 
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
+    """Add this module's commands to the ``facies-bench`` app (``app``) and its ``data`` group (``data_app``)."""
     @data_app.command("synth")
     def synth(
         output: Path = typer.Option(..., "--output", "-o", help="Where to write the store (a directory)."),

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from facies_bench.cli._render import console, pct, table
 from facies_bench.errors import IncompleteRunError
@@ -35,32 +43,38 @@ class RichProgress:
     def __init__(self) -> None:
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
-        self.units_task = None
+        self.units_task: TaskID | None = None
         self.epoch_tasks: dict[str, Any] = {}
 
     def start(self, units, *, n_complete: int) -> None:
+        """Show the units bar; ``n_complete`` units were finished by an earlier run."""
         self.progress.start()
         self.units_task = self.progress.add_task(f"units ({n_complete} already complete)", total=len(units), completed=n_complete)
 
     def unit_started(self, unit, *, n_epochs: int | None) -> None:
+        """Add an epochs bar for a unit that trains for ``n_epochs``."""
         if n_epochs:
             self.epoch_tasks[unit.unit_id] = self.progress.add_task(f"  {unit.label} epochs", total=n_epochs)
 
     def epoch_finished(self, unit, epoch: int, metrics: dict[str, float]) -> None:
+        """Advance the unit's epochs bar and show its validation mean IoU."""
         task = self.epoch_tasks.get(unit.unit_id)
         if task is not None:
             self.progress.update(task, completed=epoch + 1,
                                  description=f"  {unit.label} epochs (val mIoU {metrics.get('val_miou', float('nan')):.3f})")
 
     def unit_finished(self, outcome: UnitOutcome) -> None:
+        """Remove the unit's epochs bar and advance the units bar."""
         task = self.epoch_tasks.pop(outcome.unit.unit_id, None)
         if task is not None:
             self.progress.remove_task(task)
-        self.progress.advance(self.units_task)
+        if self.units_task is not None:
+            self.progress.advance(self.units_task)
         status = "[green]done[/]" if outcome.ok else f"[red]FAILED[/] {escape(outcome.error or '')}"
         self.progress.console.print(f"  {outcome.unit.label} ({outcome.unit.unit_id}) {status} ({outcome.wall_time_s:.1f} s)")
 
     def close(self) -> None:
+        """Stop drawing the progress bars."""
         self.progress.stop()
 
 
@@ -103,30 +117,31 @@ def _parse_storage_options(text: str | None) -> dict[str, Any] | None:
 
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
+    """Add this module's commands to the ``facies-bench`` app (``app``) and its ``data`` group (``data_app``)."""
     @app.command("evaluate")
     def evaluate(
         model: str = typer.Argument(..., help="Submission: a .py file that registers one model, a module, or a registered model name."),
         output: str = typer.Option(..., "-o", "--output", help="Run directory (local path or fsspec URL)."),
-        store: Optional[str] = typer.Option(None, "--store", help="Store path or URL (default: the embedded dataset, built on first use)."),
+        store: str | None = typer.Option(None, "--store", help="Store path or URL (default: the embedded dataset, built on first use)."),
         variant: str = typer.Option("raw", "--variant", help="Label variant for training/validation: raw, cleaned or a variant name."),
         features: str = typer.Option("4", "--features", help="Feature set 1-4, or comma-separated feature names."),
-        epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs per fold model (default: the recipe's; 1000 in the paper)."),
-        folds: Optional[str] = typer.Option(None, "--folds", help="Test folds to run, e.g. 0,1,5 or 0-2 (default: all six)."),
+        epochs: int | None = typer.Option(None, "--epochs", help="Epochs per fold model (default: the recipe's; 1000 in the paper)."),
+        folds: str | None = typer.Option(None, "--folds", help="Test folds to run, e.g. 0,1,5 or 0-2 (default: all six)."),
         seed: int = typer.Option(0, "--seed", help="First seed."),
         n_seeds: int = typer.Option(1, "--seeds", help="Number of seeds (seed, seed+1, ...); results give mean ± std."),
         quick: bool = typer.Option(False, "--quick", help="Quick profile: short recipe, and the small synthetic store when no --store."),
-        precision: Optional[str] = typer.Option(None, "--precision", help="fp32 or bf16 (default: the recipe's)."),
+        precision: str | None = typer.Option(None, "--precision", help="fp32 or bf16 (default: the recipe's)."),
         executor: str = typer.Option("local", "--executor", help="local (in this process) or ray."),
-        ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray address; 'auto' joins a running cluster."),
+        ray_address: str | None = typer.Option(None, "--ray-address", help="Ray address; 'auto' joins a running cluster."),
         gpus_per_unit: float = typer.Option(0.0, "--gpus-per-unit", help="GPUs per unit (Ray; fractions allowed)."),
-        cpus_per_unit: Optional[float] = typer.Option(None, "--cpus-per-unit", help="CPUs per unit (Ray); torch threads per unit."),
-        cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Copy a store given as a URL here once, and train from the copy."),
-        storage_options: Optional[str] = typer.Option(None, "--storage-options", help='fsspec options for URLs as JSON, e.g. \'{"endpoint_url": "http://..."}\'.'),
+        cpus_per_unit: float | None = typer.Option(None, "--cpus-per-unit", help="CPUs per unit (Ray); torch threads per unit."),
+        cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Copy a store given as a URL here once, and train from the copy."),
+        storage_options: str | None = typer.Option(None, "--storage-options", help='fsspec options for URLs as JSON, e.g. \'{"endpoint_url": "http://..."}\'.'),
         n_bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for confidence intervals."),
     ) -> None:
         """Train and test MODEL under the paper's protocol and write predictions, reports and result.json."""
+        from facies_bench.atomic import is_url
         from facies_bench.protocol import ProtocolConfig, run_protocol
-        from facies_bench.protocol._io import is_url
 
         options = _parse_storage_options(storage_options)
         config = ProtocolConfig.from_options(
@@ -139,7 +154,8 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
             from facies_bench.cli._render import resolve_store_with_progress
 
             target = resolve_store_with_progress(store, quick=quick)
-        reporter = RichProgress()
+        # RichProgress duck-types ProgressReporter, so that importing the CLI does not import the protocol.
+        reporter: Any = RichProgress()
         try:
             run = run_protocol(model, target, config, output, progress=reporter, storage_options=options,
                                run_storage_options=options if is_url(output) else None)
@@ -154,7 +170,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
     @app.command("check")
     def check(
         model: str = typer.Argument(..., help="Submission: a .py file that registers one model, a module, or a registered name."),
-        tmp_dir: Optional[Path] = typer.Option(None, "--tmp-dir", help="Keep the tiny store and outputs here (default: a temporary folder)."),
+        tmp_dir: Path | None = typer.Option(None, "--tmp-dir", help="Keep the tiny store and outputs here (default: a temporary folder)."),
     ) -> None:
         """Run a submission through the whole submission contract on a tiny store, in seconds."""
         from facies_bench.testing.checks import check_submission

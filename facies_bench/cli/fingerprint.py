@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any
 
 import typer
 
@@ -14,14 +14,15 @@ DEFAULT_MODELS = ("fs1/fold0", "fs2/fold0", "fs3/fold0", *(f"fs4/fold{k}" for k 
 
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
+    """Add this module's commands to the ``facies-bench`` app (``app``) and its ``data`` group (``data_app``)."""
     @app.command("fingerprint")
     def fingerprint_command(
-        store: Optional[str] = typer.Argument(None, help="Store path or URL (default: the embedded dataset; see --quick)."),
+        store: str | None = typer.Argument(None, help="Store path or URL (default: the embedded dataset; see --quick)."),
         quick: bool = typer.Option(False, "--quick", help="The small synthetic store of --quick runs."),
-        weights: Optional[List[str]] = typer.Option(None, "--weights", "-w", help="Published model names (fs4/fold0...) or Keras .h5 files; repeat. Default: the nine published final models."),
+        weights: list[str] | None = typer.Option(None, "--weights", "-w", help="Published model names (fs4/fold0...) or Keras .h5 files; repeat. Default: the nine published final models."),
         n_patches: int = typer.Option(2048, "--n-patches", help="Random patches to pass through each model."),
-        folds: Optional[List[int]] = typer.Option(None, "--fold", help="Sample only these folds (repeat)."),
-        scene_ids: Optional[List[str]] = typer.Option(None, "--scene-id", help="Sample random glacier pixels of these store scenes' feature rasters instead of the labelled patches (repeat)."),
+        folds: list[int] | None = typer.Option(None, "--fold", help="Sample only these folds (repeat)."),
+        scene_ids: list[str] | None = typer.Option(None, "--scene-id", help="Sample random glacier pixels of these store scenes' feature rasters instead of the labelled patches (repeat)."),
         norm_stats: str = typer.Option("published", "--norm-stats", help="'published' (the estimate of the authors' min/max) or 'store' (the store's own min/max)."),
         seed: int = typer.Option(0, "--seed"),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable JSON."),
@@ -43,7 +44,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
             patches, labels = sample_store_patches(opened, n_patches=n_patches, seed=seed, folds=folds)
         if norm_stats == "store":
             lo, hi = opened.feature_min, opened.feature_max
-            stats = {"features": list(schema.FEATURE_NAMES), "min": lo.tolist(), "max": hi.tolist()}
+            stats: dict[str, Any] | str = {"features": list(schema.FEATURE_NAMES), "min": lo.tolist(), "max": hi.tolist()}
         else:
             lo, hi = published_norm_stats().for_features(schema.FEATURE_NAMES)
             stats = "published"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -17,13 +16,14 @@ def _pct(value: float | None) -> str:
 
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
+    """Add this module's commands to the ``facies-bench`` app (``app``) and its ``data`` group (``data_app``)."""
     lb = typer.Typer(help="Validated results, ranked pages, and publishing to the Hugging Face Hub.", no_args_is_help=True)
     app.add_typer(lb, name="leaderboard")
 
     @lb.command("add")
     def add(
         run_dir: Path = typer.Argument(..., help="Run directory written by `facies-bench evaluate -o RUN_DIR`."),
-        store: Optional[str] = typer.Option(None, "--store", help="The leaderboard's dataset (default: the embedded glacier-facies dataset)."),
+        store: str | None = typer.Option(None, "--store", help="The leaderboard's dataset (default: the embedded glacier-facies dataset)."),
         results: Path = typer.Option(DEFAULT_RESULTS_DIR, "--results", help="Results folder of the leaderboard."),
     ) -> None:
         """Validate a run (every metric recomputed from its predictions) and add it to its board."""
@@ -42,8 +42,8 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
     def build(
         results: Path = typer.Option(DEFAULT_RESULTS_DIR, "--results", help="Results folder of the leaderboard."),
         output: Path = typer.Option(DEFAULT_OUTPUT_DIR, "-o", "--output", help="Where README.md, index.html and eval.yaml go."),
-        dataset_repo: Optional[str] = typer.Option(None, "--dataset-repo", help="Hub dataset repo OWNER/NAME of the benchmark; writes eval_results/ files (real-dataset boards) for model repos."),
-        page_url: Optional[str] = typer.Option(None, "--page-url", help="Public URL of index.html, linked from README.md."),
+        dataset_repo: str | None = typer.Option(None, "--dataset-repo", help="Hub dataset repo OWNER/NAME of the benchmark; writes eval_results/ files (real-dataset boards) for model repos."),
+        page_url: str | None = typer.Option(None, "--page-url", help="Public URL of index.html, linked from README.md."),
         plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw each entry's confusion-matrix and reliability figures."),
     ) -> None:
         """Render leaderboard/README.md, the self-contained index.html, leaderboard.json and eval.yaml."""
@@ -60,8 +60,8 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         repo_type: str = typer.Option("space", "--repo-type", help="space (static Space) or dataset (files under leaderboard/)."),
         built: Path = typer.Option(DEFAULT_OUTPUT_DIR, "--dir", help="The built leaderboard folder."),
         dry_run: bool = typer.Option(False, "--dry-run", help="List the files and the commit message; publish nothing."),
-        token: Optional[str] = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN or `hf auth login`)."),
-        message: Optional[str] = typer.Option(None, "--message", "-m", help="Commit message."),
+        token: str | None = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN or `hf auth login`)."),
+        message: str | None = typer.Option(None, "--message", "-m", help="Commit message."),
     ) -> None:
         """Publish the built leaderboard to the Hugging Face Hub as one commit."""
         from facies_bench.leaderboard import format_plan, publish
@@ -71,14 +71,14 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
 
     @lb.command("seed")
     def seed(
-        store: Optional[str] = typer.Option(None, "--store", help="Dataset (default: the embedded synthetic glacier-facies dataset)."),
+        store: str | None = typer.Option(None, "--store", help="Dataset (default: the embedded synthetic glacier-facies dataset)."),
         results: Path = typer.Option(DEFAULT_RESULTS_DIR, "--results", help="Results folder of the leaderboard."),
         runs: Path = typer.Option(Path("runs") / "leaderboard-seed", "--runs", help="Where the protocol runs are written (resumable)."),
-        baselines: Optional[list[Path]] = typer.Option(None, "--baseline", help="Baseline submission file(s); default: every file in baselines/."),
+        baselines: list[Path] | None = typer.Option(None, "--baseline", help="Baseline submission file(s); default: every file in baselines/."),
         variants: str = typer.Option("raw,cleaned", "--variants", help="Comma-separated training label variants."),
         features: int = typer.Option(4, "--features", help="Feature set 1-4."),
         n_seeds: int = typer.Option(1, "--seeds", help="Seeds per run."),
-        epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs (default: the recipe's)."),
+        epochs: int | None = typer.Option(None, "--epochs", help="Epochs (default: the recipe's)."),
         quick: bool = typer.Option(False, "--quick", help="Quick profile: short recipe, and the small synthetic store when no --store."),
     ) -> None:
         """Evaluate the baselines on the embedded synthetic dataset, raw and cleaned, and add them.

@@ -10,13 +10,14 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from typing import Any
 
 import typer
 
 from facies_bench.errors import FaciesBenchError
 
 #: click's base of usage errors, whether typer bundles its own click or uses the click package.
-_CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_CLICK_EXCEPTION: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 app = typer.Typer(name="facies-bench", help="Glacier facies dataset and benchmark harness (Maslov et al.).",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -70,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         typer.secho("aborted", err=True)
         return 1
     except _CLICK_EXCEPTION as exc:
-        exc.show()
-        return exc.exit_code
+        usage: Any = exc  # a ClickException: show() and exit_code
+        usage.show()
+        return usage.exit_code
     return 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -11,41 +10,43 @@ from facies_bench.errors import FaciesBenchError
 
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
+    """Add this module's commands to the ``facies-bench`` app (``app``) and its ``data`` group (``data_app``)."""
     @app.command("map")
     def map_command(
-        model: List[str] = typer.Option(..., "--model", "-m", help="Checkpoint (from `evaluate` or `import-keras`), or a published model: published:fs4 (the six fold models, ensembled, with the published calibration), published:fs4/fold0, published:fs1/fold0...; repeat to ensemble."),
-        norm_stats: Optional[str] = typer.Option(None, "--norm-stats", help="Normalisation of published models: 'published' (default: the authors' min/max as estimated from their weights), 'identity', or a store / JSON file."),
+        model: list[str] = typer.Option(..., "--model", "-m", help="Checkpoint (from `evaluate` or `import-keras`), or a published model: published:fs4 (the six fold models, ensembled, with the published calibration), published:fs4/fold0, published:fs1/fold0...; repeat to ensemble."),
+        norm_stats: str | None = typer.Option(None, "--norm-stats", help="Normalisation of published models: 'published' (default: the authors' min/max as estimated from their weights), 'identity', or a store / JSON file."),
         output: Path = typer.Option(..., "--output", "-o", help="Facies GeoTIFF to write (uint8 codes, 255 = nodata, colour table)."),
-        scene: Optional[Path] = typer.Option(None, "--scene", help="6-band optical GeoTIFF (blue, green, red, NIR, SWIR1, SWIR2 TOA reflectance)."),
-        outlines: Optional[Path] = typer.Option(None, "--outlines", help="Glacier outlines: GeoJSON, GeoPackage, shapefile (any OGR vector format)."),
-        dem: List[Path] = typer.Option([], "--dem", help="DEM (metres); needed when the model uses topographic features. With --product: DEM tiles (repeat --dem, or a folder), mosaicked and warped onto each glacier."),
-        slope: Optional[Path] = typer.Option(None, "--slope", help="Slope raster (degrees) instead of deriving it."),
-        shadow: Optional[Path] = typer.Option(None, "--shadow", help="Shadow-mask raster in the authors' polarity (1 = lit, 0 = cast shadow) instead of deriving it."),
-        hillshade: Optional[Path] = typer.Option(None, "--hillshade", help="Hillshade raster (the authors' convention: cos(slope), in (0, 1]) instead of deriving it."),
-        proximity: Optional[Path] = typer.Option(None, "--proximity", help="Proximity raster (distance to the outline over its per-glacier maximum) instead of deriving it."),
-        sun_azimuth: Optional[float] = typer.Option(None, "--sun-azimuth", help="Sun azimuth, degrees (default: scene metadata)."),
-        sun_elevation: Optional[float] = typer.Option(None, "--sun-elevation", help="Sun elevation, degrees (default: scene metadata)."),
-        calibration: Optional[Path] = typer.Option(None, "--calibration", help="Calibrator file (JSON from the evaluator, or a published .pickle)."),
-        calibration_fold: Optional[int] = typer.Option(None, "--calibration-fold", help="Use this fold's calibrator for every model."),
+        scene: Path | None = typer.Option(None, "--scene", help="6-band optical GeoTIFF (blue, green, red, NIR, SWIR1, SWIR2 TOA reflectance)."),
+        outlines: Path | None = typer.Option(None, "--outlines", help="Glacier outlines: GeoJSON, GeoPackage, shapefile (any OGR vector format)."),
+        dem: list[Path] = typer.Option([], "--dem", help="DEM (metres); needed when the model uses topographic features. With --product: DEM tiles (repeat --dem, or a folder), mosaicked and warped onto each glacier."),
+        slope: Path | None = typer.Option(None, "--slope", help="Slope raster (degrees) instead of deriving it."),
+        shadow: Path | None = typer.Option(None, "--shadow", help="Shadow-mask raster in the authors' polarity (1 = lit, 0 = cast shadow) instead of deriving it."),
+        hillshade: Path | None = typer.Option(None, "--hillshade", help="Hillshade raster (the authors' convention: cos(slope), in (0, 1]) instead of deriving it."),
+        proximity: Path | None = typer.Option(None, "--proximity", help="Proximity raster (distance to the outline over its per-glacier maximum) instead of deriving it."),
+        sun_azimuth: float | None = typer.Option(None, "--sun-azimuth", help="Sun azimuth, degrees (default: scene metadata)."),
+        sun_elevation: float | None = typer.Option(None, "--sun-elevation", help="Sun elevation, degrees (default: scene metadata)."),
+        calibration: Path | None = typer.Option(None, "--calibration", help="Calibrator file (JSON from the evaluator, or a published .pickle)."),
+        calibration_fold: int | None = typer.Option(None, "--calibration-fold", help="Use this fold's calibrator for every model."),
         mode: str = typer.Option("dense", "--mode", help="dense (fast, fully convolutional; agrees with exact on ~92-97% of glacier pixels) or exact (per patch, ~100x slower)."),
-        refine_margin: Optional[float] = typer.Option(None, "--refine-margin", help="Dense mode: recompute exactly the pixels whose robust probability margin is below this (e.g. 0.3; slower, closer to exact)."),
-        workdir: Optional[Path] = typer.Option(None, "--workdir", help="Directory for temporary band files (default: system temp)."),
+        refine_margin: float | None = typer.Option(None, "--refine-margin", help="Dense mode: recompute exactly the pixels whose robust probability margin is below this (e.g. 0.3; slower, closer to exact)."),
+        workdir: Path | None = typer.Option(None, "--workdir", help="Directory for temporary band files (default: system temp)."),
         resample: bool = typer.Option(False, "--resample", help="Reproject auxiliary rasters onto the optical grid."),
         smooth: int = typer.Option(3, "--smooth", help="Majority filter window (odd); 3 x 3 as the authors' apply.py does, nodata ignored."),
         no_smoothing: bool = typer.Option(False, "--no-smoothing", help="Leave the class map unsmoothed (apply.py's --no_smoothing)."),
-        min_island: Optional[int] = typer.Option(None, "--min-island", help="Remove facies islands smaller than this many pixels."),
-        confidence: Optional[Path] = typer.Option(None, "--confidence", help="Confidence GeoTIFF to write (float32)."),
-        quicklook: Optional[Path] = typer.Option(None, "--quicklook", help="Quicklook PNG (false colour | facies | confidence)."),
+        min_island: int | None = typer.Option(None, "--min-island", help="Remove facies islands smaller than this many pixels."),
+        confidence: Path | None = typer.Option(None, "--confidence", help="Confidence GeoTIFF to write (float32)."),
+        quicklook: Path | None = typer.Option(None, "--quicklook", help="Quicklook PNG (false colour | facies | confidence)."),
         reflectance_scale: float = typer.Option(1.0, "--reflectance-scale", help="Factor turning optical values into reflectance (1e-4 for x10,000 integers)."),
         tile: int = typer.Option(512, "--tile", help="Tile side in pixels (bounds memory)."),
-        store: Optional[str] = typer.Option(None, "--store", help="Map a scene of this store instead of rasters."),
-        scene_id: Optional[str] = typer.Option(None, "--scene-id", help="Scene of --store to map."),
-        product: List[str] = typer.Option([], "--product", help="Satellite product: Sentinel-2 L1C SAFE folder, Landsat C2 L1 folder, STAC item (.json or URL); repeatable. -o is then an output folder (per glacier: facies/confidence COGs, quicklook; per product: facies_table.csv/.json; timeseries.csv)."),
-        glacier: List[str] = typer.Option([], "--glacier", help="With --product: RGI/GLIMS id or glacier name to map (repeatable); default: every glacier of --outlines intersecting the product."),
+        store: str | None = typer.Option(None, "--store", help="Map a scene of this store instead of rasters."),
+        scene_id: str | None = typer.Option(None, "--scene-id", help="Scene of --store to map."),
+        product: list[str] = typer.Option([], "--product", help="Satellite product: Sentinel-2 L1C SAFE folder, Landsat C2 L1 folder, STAC item (.json or URL); repeatable. -o is then an output folder (per glacier: facies/confidence COGs, quicklook; per product: facies_table.csv/.json; timeseries.csv)."),
+        glacier: list[str] = typer.Option([], "--glacier", help="With --product: RGI/GLIMS id or glacier name to map (repeatable); default: every glacier of --outlines intersecting the product."),
         context_m: float = typer.Option(5000.0, "--context-m", help="With --product: terrain context around each glacier (m) for cast shadows."),
     ) -> None:
         """Map glacier facies over a scene: facies GeoTIFF, optional confidence GeoTIFF and quicklook PNG."""
-        from facies_bench.mapping.pipeline import load_calibration, load_mapping_models, map_rasters, map_store_scene_to_files
+        from facies_bench.mapping import map_rasters
+        from facies_bench.mapping.pipeline import load_calibration, load_mapping_models, map_store_scene_to_files
 
         from_store = store is not None or scene_id is not None
         if from_store and (store is None or scene_id is None):
@@ -67,12 +68,12 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
             run_map_products(models, product, dem=dem, outlines=outlines, out_dir=output, glaciers=glacier,
                              calibrator=calibrator, context_m=context_m, options=options)
             return
-        if from_store:
+        if store is not None and scene_id is not None:
             from facies_bench.data.store import open_store
 
             result = map_store_scene_to_files(models, open_store(store), scene_id, output, calibrator=calibrator,
                                               confidence=confidence, quicklook=quicklook, **options)
-        else:
+        elif scene is not None and outlines is not None:  # checked above
             from facies_bench.cli._map_products import single_dem
 
             supplied = {"slope": slope, "shadow_mask": shadow, "hillshade": hillshade, "proximity": proximity}
@@ -80,6 +81,8 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
                                  sun_elevation=sun_elevation, calibrator=calibrator, resample=resample,
                                  reflectance_scale=reflectance_scale, confidence=confidence, quicklook=quicklook,
                                  workdir=workdir, **options)
+        else:  # ruled out by the checks above
+            raise FaciesBenchError("Give --scene OPTICAL.tif and --outlines OUTLINES.geojson (or --store STORE --scene-id ID).")
         sm = result.scene_map
         modes = ", ".join(sorted(set(sm.modes)))
         typer.echo(f"mapped {sm.n_glacier_px:,} glacier pixels with {len(models)} model(s) ({modes}) in {sm.seconds:.1f} s "

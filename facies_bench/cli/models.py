@@ -9,6 +9,7 @@ import typer
 
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
+    """Add this module's commands to the ``facies-bench`` app (``app``) and its ``data`` group (``data_app``)."""
     models_app = typer.Typer(help="Registered models (baselines, test models, entry-point plug-ins).", no_args_is_help=True)
     app.add_typer(models_app, name="models")
 

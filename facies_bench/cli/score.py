@@ -22,6 +22,7 @@ def _print_summary(report, outdir: Path) -> None:
 
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
+    """Add this module's commands to the ``facies-bench`` app (``app``) and its ``data`` group (``data_app``)."""
     @app.command("score")
     def score(
         predictions: Path = typer.Argument(..., help="Predictions file (.parquet, .npz or .csv): sample_id + p_ice ... p_cloud."),

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
+    """Add this module's commands to the ``facies-bench`` app (``app``) and its ``data`` group (``data_app``)."""
     @app.command("smb")
     def smb(
-        store: Optional[str] = typer.Option(None, "--store", help="Facies store (default: the embedded dataset). With --maps: supplies scene metadata, DEM, outlines, optical bands and folds."),
-        model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Model checkpoint(s) mapping the store's scenes on the fly: PATH (several are ensembled) or K=PATH per test fold K (each glacier mapped by its own fold's model)."),
+        store: str | None = typer.Option(None, "--store", help="Facies store (default: the embedded dataset). With --maps: supplies scene metadata, DEM, outlines, optical bands and folds."),
+        model: list[str] | None = typer.Option(None, "--model", "-m", help="Model checkpoint(s) mapping the store's scenes on the fly: PATH (several are ensembled) or K=PATH per test fold K (each glacier mapped by its own fold's model)."),
         true_facies: bool = typer.Option(False, "--true-facies", help="Use the synthetic scenes' true facies (the bound of a perfect classifier)."),
-        maps: Optional[Path] = typer.Option(None, "--maps", help="Folder of facies GeoTIFFs from `facies-bench map` instead of mapping the store."),
-        tables: Optional[Path] = typer.Option(None, "--tables", help="Folder of product tables (facies_table.json/.csv) from `facies-bench map --product ... -o DIR` instead of maps or a store."),
-        dem: Optional[Path] = typer.Option(None, "--dem", help="With --maps: DEM GeoTIFF, or folder of <scene_id>.tif / <glacier>.tif."),
-        outlines: Optional[Path] = typer.Option(None, "--outlines", help="With --maps: outline raster/folder or vector file (GeoJSON...)."),
-        optical: Optional[Path] = typer.Option(None, "--optical", help="With --maps: optical GeoTIFF(s), first six bands blue..swir2, for the albedo."),
-        wgms_table: Optional[Path] = typer.Option(None, "--wgms", help="WGMS FoG mass-balance table (default: <store>.wgms/mass_balance.csv, drawn for synthetic stores)."),
-        mapping: Optional[Path] = typer.Option(None, "--mapping", help="CSV glacier,wgms_id (default: beside the WGMS table)."),
+        maps: Path | None = typer.Option(None, "--maps", help="Folder of facies GeoTIFFs from `facies-bench map` instead of mapping the store."),
+        tables: Path | None = typer.Option(None, "--tables", help="Folder of product tables (facies_table.json/.csv) from `facies-bench map --product ... -o DIR` instead of maps or a store."),
+        dem: Path | None = typer.Option(None, "--dem", help="With --maps: DEM GeoTIFF, or folder of <scene_id>.tif / <glacier>.tif."),
+        outlines: Path | None = typer.Option(None, "--outlines", help="With --maps: outline raster/folder or vector file (GeoJSON...)."),
+        optical: Path | None = typer.Option(None, "--optical", help="With --maps: optical GeoTIFF(s), first six bands blue..swir2, for the albedo."),
+        wgms_table: Path | None = typer.Option(None, "--wgms", help="WGMS FoG mass-balance table (default: <store>.wgms/mass_balance.csv, drawn for synthetic stores)."),
+        mapping: Path | None = typer.Option(None, "--mapping", help="CSV glacier,wgms_id (default: beside the WGMS table)."),
         window_days: int = typer.Option(20, "--window-days", help="Half-width of the acquisition window, days."),
         center: str = typer.Option("08-20", "--center", help="Window centre, MM-DD."),
         alpha: float = typer.Option(1.0, "--alpha", help="Ridge penalty on standardised predictors."),

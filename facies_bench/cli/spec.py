@@ -10,6 +10,7 @@ from facies_bench.spec import benchmark_spec, format_spec
 
 
 def register(app: typer.Typer, data_app: typer.Typer) -> None:
+    """Add this module's commands to the ``facies-bench`` app (``app``) and its ``data`` group (``data_app``)."""
     @app.command("spec")
     def spec(as_json: bool = typer.Option(False, "--json", help="Machine-readable JSON.")) -> None:
         """Print the benchmark specification: classes, features, feature sets, folds, metrics, protocol."""

@@ -36,6 +36,7 @@ def real_store_path() -> Path:
 
 
 def synthetic_store_path(scale: float = 1.0, seed: int = DEFAULT_SEED) -> Path:
+    """Cache path of the embedded synthetic store built at ``scale`` with ``seed``."""
     return cache_dir() / f"{DATASET_NAME}-synthetic-v{SYNTHETIC_VERSION}-scale{scale:g}-seed{seed}.zarr"
 
 
@@ -50,6 +51,7 @@ def resolve_store(store: str | os.PathLike | FaciesStore | None = None, *, quick
         quick: use the small ``QUICK_SCALE`` synthetic store (for ``--quick`` runs).
         scale: explicit synthetic scale (overrides ``quick``).
         seed: synthetic generator seed.
+        storage_options: fsspec options for a store given as a URL.
         progress: optional callback forwarded to the generator when a store must be built.
     """
     if isinstance(store, FaciesStore):

@@ -38,10 +38,11 @@ import re
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -72,11 +73,13 @@ class PatchName:
 
     @property
     def scene_id(self) -> str:
+        """Scene id: the glacier's slug and the date (YYYYMMDD)."""
         return f"{schema.slug(self.glacier)}_{self.date.replace('-', '')}"
 
 
 @dataclass(frozen=True)
 class SkippedFile:
+    """A release file the conversion left out, and why."""
     path: str
     reason: str
 
@@ -98,9 +101,11 @@ class ConversionResult:
 
     @property
     def files_per_s(self) -> float:
+        """Files converted per second."""
         return self.n_files / self.elapsed_s if self.elapsed_s > 0 else float("inf")
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the conversion report."""
         return {"store": str(self.store_path), "content_hash": self.content_hash, "n_files": self.n_files,
                 "n_converted": self.n_converted, "n_skipped": len(self.skipped),
                 "skipped": [asdict(s) for s in self.skipped], "ignored": self.ignored, "warnings": self.warnings,

@@ -44,10 +44,12 @@ class ReleaseFile:
 
     @property
     def algorithm(self) -> str:
+        """Hash algorithm of the checksum (``md5``...)."""
         return self.checksum.split(":", 1)[0].lower()
 
     @property
     def digest(self) -> str:
+        """Hex digest of the checksum."""
         return self.checksum.split(":", 1)[1].lower()
 
 
@@ -118,6 +120,7 @@ def fetch_record(record: str = RECORD_ID, *, base_url: str = ZENODO_API, session
 
 
 def file_digest(path: Path, algorithm: str = "md5") -> str:
+    """Hex digest of a file's bytes with ``algorithm``."""
     h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):

@@ -92,7 +92,7 @@ def _export_note(store: FaciesStore) -> str:
             f"{store.n_samples} samples. Configs: one per label variant; splits `fold_0` ... `fold_5`.\n\n")
 
 
-def _card(store: FaciesStore, configs: dict[str, dict[str, list[str]]], infos: dict[str, Any], default: str) -> str:
+def _card(store: FaciesStore, configs: dict[str, dict[str, str]], infos: dict[str, Any], default: str) -> str:
     from datasets.info import DatasetInfosDict
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCardData
@@ -253,10 +253,9 @@ def push_to_hub(outdir: str | os.PathLike, repo_id: str, *, token: str | None = 
             "commit_url": None}
     if dry_run:
         return plan
+    import requests
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
-
-    import requests
 
     api = HfApi(endpoint=endpoint, token=token)
     try:

@@ -88,11 +88,13 @@ class FaciesPatch:
     _type: str = field(default=FEATURE_TYPE_NAME, init=False, repr=False)
 
     def __call__(self):
+        """The Arrow type the feature is stored as (int64)."""
         import pyarrow as pa
 
         return pa.int64()
 
     def encode_example(self, value: Any) -> int:
+        """The value as stored (an int)."""
         return int(value)
 
     def decode_example(self, value: int, token_per_repo_id: dict | None = None) -> np.ndarray:
@@ -116,7 +118,7 @@ def _register_feature() -> None:
 #: fsspec options per store URL, remembered for decoding in this process (never serialised).
 _STORAGE_OPTIONS: dict[str, dict] = {}
 #: (pid, store, hash, features) -> reader.  Keyed by pid so a forked worker opens its own store.
-_READERS: dict[tuple, "_ChunkReader"] = {}
+_READERS: dict[tuple, _ChunkReader] = {}
 _READERS_LOCK = threading.Lock()
 
 
@@ -339,6 +341,7 @@ def load_dataset(name_or_path: str | os.PathLike = DATASET_NAME, *, test_fold: i
     table = _metadata_table(opened, opened.labels(resolved)).cast(feats.arrow_schema)
 
     present = sorted(int(k) for k in opened.attrs.get("fold_ranges", {}))
+    splits: dict[str, tuple[int, ...]]
     if test_fold is None:
         splits = {f"fold_{k}": (k,) for k in present}
     else:

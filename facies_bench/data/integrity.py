@@ -98,11 +98,13 @@ class StoreFiles:
         return out
 
     def read(self, rel: str) -> bytes:
+        """Bytes of the file ``rel`` below the store root."""
         if self.is_url:
             return self.fs.cat_file(f"{self.root}/{rel}")
         return (Path(self.root) / rel).read_bytes()
 
     def tail(self, rel: str, n: int = 4) -> bytes:
+        """The last ``n`` bytes of the file ``rel``."""
         if self.is_url:
             size = self.fs.size(f"{self.root}/{rel}")
             return self.fs.cat_file(f"{self.root}/{rel}", start=max(0, size - n), end=size)
@@ -112,6 +114,7 @@ class StoreFiles:
             return fh.read()
 
     def write_atomic(self, rel: str, data: bytes) -> None:
+        """Write ``data`` to ``rel`` so that readers see the old or the new file, never a partial one."""
         if self.is_url:
             self.fs.pipe_file(f"{self.root}/{rel}", data)
             return
@@ -121,6 +124,7 @@ class StoreFiles:
         os.replace(tmp, target)
 
     def delete(self, rel: str) -> None:
+        """Remove the file ``rel`` if it exists."""
         try:
             if self.is_url:
                 self.fs.rm_file(f"{self.root}/{rel}")
@@ -177,9 +181,11 @@ def build_inventory(files: StoreFiles, *, prefixes: tuple[str, ...] | None = Non
             continue
         kinds[node] = json.loads(files.read(meta)).get("node_type", "")
     arrays = {n for n, k in kinds.items() if k == "array"}
-    inv = {"format": INVENTORY_FORMAT, "version": INVENTORY_VERSION, "arrays": {}, "groups": {}}
+    inv: dict[str, Any] = {"format": INVENTORY_FORMAT, "version": INVENTORY_VERSION, "arrays": {}, "groups": {}}
     if base is not None:
-        keep = lambda n: prefixes is None or not _under(n, prefixes)
+        def keep(n: str) -> bool:
+            return prefixes is None or not _under(n, prefixes)
+
         inv["arrays"] = {n: v for n, v in base.get("arrays", {}).items() if keep(n)}
         inv["groups"] = {n: v for n, v in base.get("groups", {}).items() if keep(n)}
     for node in sorted(kinds):
@@ -200,12 +206,15 @@ def _under(node: str, prefixes: tuple[str, ...]) -> bool:
 
 
 def inventory_bytes(inv: dict[str, Any]) -> bytes:
+    """The inventory as canonical JSON bytes (sorted keys, no spaces)."""
     return json.dumps(inv, sort_keys=True, separators=(",", ":")).encode()
 
 
 def write_inventory(files: StoreFiles, inv: dict[str, Any]) -> dict[str, str]:
-    """Write ``inv`` under a content-addressed name; returns the integrity record for the attributes
-    (without ``attrs_sha256``, which the caller adds once the attributes are final)."""
+    """Write ``inv`` under a content-addressed name and return the integrity record for the attributes.
+
+    The record lacks ``attrs_sha256``, which the caller adds once the attributes are final.
+    """
     data = inventory_bytes(inv)
     digest = hashlib.sha256(data).hexdigest()
     name = f"{INVENTORY_PREFIX}{digest[:16]}.json"
@@ -222,7 +231,7 @@ def expected_chunk_keys(meta: dict[str, Any]) -> list[str]:
     grid = meta["chunk_grid"]["configuration"]["chunk_shape"]
     enc = meta.get("chunk_key_encoding", {"name": "default"})
     sep = enc.get("configuration", {}).get("separator", "/")
-    counts = [max(1, math.ceil(s / c)) if s else 0 for s, c in zip(shape, grid)]
+    counts = [max(1, math.ceil(s / c)) if s else 0 for s, c in zip(shape, grid, strict=True)]
     if not shape:
         return ["c"]
     return ["c" + sep + sep.join(str(i) for i in idx) for idx in itertools.product(*(range(n) for n in counts))]

@@ -16,9 +16,9 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 from facies_bench import schema
 from facies_bench.data import integrity
@@ -93,7 +93,7 @@ def cache_store(url: str | os.PathLike, cache_dir: str | os.PathLike, storage_op
         return dest
     files = [f for f in fs.find(root) if f.rstrip("/") != root]
     rel = [f[len(root):].lstrip("/") for f in files]
-    keep = [(f, r) for f, r in zip(files, rel) if include_scenes or not (r == "scenes" or r.startswith("scenes/"))]
+    keep = [(f, r) for f, r in zip(files, rel, strict=True) if include_scenes or not (r == "scenes" or r.startswith("scenes/"))]
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = cache_dir / f".{dest.name}.tmp-{uuid.uuid4().hex[:8]}"
     log.info("store %s: copying %d objects into %s", url, len(keep), dest)

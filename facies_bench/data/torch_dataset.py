@@ -27,7 +27,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -81,6 +82,7 @@ class FoldCache:
 
     @property
     def nbytes(self) -> int:
+        """Bytes held in memory."""
         return sum(a.nbytes for a in self._folds.values())
 
     def fold(self, k: int) -> np.ndarray:
@@ -162,6 +164,7 @@ class FaciesTorchDataset(Dataset):
 
     @property
     def store(self) -> FaciesStore:
+        """The open store of this process."""
         return self._handle.store
 
     def __len__(self) -> int:
@@ -260,6 +263,7 @@ class FaciesBatchIterable(IterableDataset):
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
+        """Set the epoch, which seeds the shuffle order."""
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
@@ -352,11 +356,17 @@ def make_dataloader(dataset: FaciesTorchDataset | str | os.PathLike | FaciesStor
     Args:
         dataset: a :class:`FaciesTorchDataset`, or a store (path, URL, open store) plus
             ``dataset_kwargs`` (``folds``, ``rows``, ``variant``, ``features``, ``cache``...).
-        batch_size, shuffle, seed, drop_last, window_chunks, order: see :class:`FaciesBatchIterable`.
+        batch_size: samples per batch (see :class:`FaciesBatchIterable`).
+        shuffle: shuffle the order every epoch (see :class:`FaciesBatchIterable`).
+        seed: seed of the shuffle (see :class:`FaciesBatchIterable`).
+        drop_last: drop a last, smaller batch (see :class:`FaciesBatchIterable`).
+        window_chunks: chunks per read window (see :class:`FaciesBatchIterable`).
+        order: read order (see :class:`FaciesBatchIterable`).
         num_workers: reader processes (0 reads in the main process).  Workers are persistent,
             so they reshuffle every epoch.
         multiprocessing_context: ``"spawn"`` (default), ``"forkserver"`` or ``"fork"``.
         pin_memory: pin batches for faster host-to-GPU copies.
+        **dataset_kwargs: options of the :class:`FaciesTorchDataset` built from a store.
     """
     if not isinstance(dataset, FaciesTorchDataset):
         dataset = FaciesTorchDataset(dataset, **dataset_kwargs)

@@ -47,9 +47,11 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """Whether no problem was found."""
         return not self.problems
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the report."""
         return {"path": self.path, "full": self.full, "ok": self.ok, "n_files": self.n_files, "n_arrays": self.n_arrays,
                 "content_hash": self.content_hash, "problems": [{"path": p.path, "message": p.message} for p in self.problems]}
 
@@ -107,7 +109,7 @@ def verify_store(path: str | os.PathLike, *, full: bool = False, storage_options
         report.n_arrays = len(inv.get("arrays", {}))
         report.n_files = sum(len(a.get("chunks", {})) for a in inv.get("arrays", {}).values())
 
-    kwargs = {"storage_options": storage_options} if _is_url(path) else {}
+    kwargs: dict[str, Any] = {"storage_options": storage_options} if _is_url(path) else {}
     try:
         group = zarr.open_group(path, mode="r", **kwargs)
     except Exception as exc:  # noqa: BLE001 - any failure is reported as a problem of the store

@@ -7,6 +7,7 @@ Public API: :func:`evaluate_predictions` (and the store-free :func:`evaluate_fra
 """
 
 from importlib import import_module
+from typing import Any
 
 # Imported on first use, so that reading the metric table (the CLI, the spec) does not pay for
 # pandas, scikit-learn and matplotlib.
@@ -20,7 +21,7 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(import_module(f"facies_bench.evaluation.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'facies_bench.evaluation' has no attribute {name!r}")

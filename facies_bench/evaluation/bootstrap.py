@@ -8,8 +8,8 @@ resamples a few small matrix products instead of 1,000 passes over the predictio
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import numpy as np
 
@@ -20,13 +20,15 @@ Statistic = Callable[[np.ndarray], np.ndarray]
 
 
 def _table_statistics() -> dict[str, Statistic]:
-    return {m.key: m.from_confusion for m in interval_metrics()}
+    return {m.key: m.from_counts for m in interval_metrics()}
 
 
 @dataclass(frozen=True)
 class BootstrapResult:
-    """Resampled statistics (macro-F1, accuracy... every interval metric of the table) with
-    percentile intervals."""
+    """Resampled statistics with percentile intervals.
+
+    One per interval metric of the table (macro-F1, accuracy, ...).
+    """
 
     n_resamples: int
     seed: int

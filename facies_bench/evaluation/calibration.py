@@ -73,20 +73,26 @@ class Calibrator:
         return out.reshape(q.shape)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the fitted kernel ridge (inverse of :meth:`from_dict`)."""
         return {"x_fit": self.x_fit.tolist(), "dual_coef": self.dual_coef.tolist(), "gamma": self.gamma,
                 "clip": self.clip, "info": self.info}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Calibrator":
+    def from_dict(cls, data: dict[str, Any]) -> Calibrator:
+        """Rebuild a calibrator from :meth:`to_dict`'s output."""
         return cls(x_fit=np.asarray(data["x_fit"], dtype=np.float64), dual_coef=np.asarray(data["dual_coef"], dtype=np.float64),
                    gamma=float(data.get("gamma", 1.0)), clip=bool(data.get("clip", True)), info=dict(data.get("info", {})))
 
     @classmethod
-    def from_kernel_ridge(cls, model: Any, *, clip: bool = True, info: dict[str, Any] | None = None) -> "Calibrator":
-        """Wrap a fitted one-feature ``sklearn.kernel_ridge.KernelRidge`` with a Laplacian kernel
-        (for example the authors' published ``calibration/fold{k}.pickle``)."""
-        if getattr(model, "kernel", None) != "laplacian" or np.asarray(model.X_fit_).shape[1:] != (1,):
-            msg = f"Only one-feature Laplacian KernelRidge models can be wrapped; got kernel={getattr(model, 'kernel', None)!r}, X_fit_ shape {np.shape(getattr(model, 'X_fit_', None))}."
+    def from_kernel_ridge(cls, model: Any, *, clip: bool = True, info: dict[str, Any] | None = None) -> Calibrator:
+        """Wrap a fitted one-feature ``sklearn.kernel_ridge.KernelRidge`` with a Laplacian kernel.
+
+        For example the authors' published ``calibration/fold{k}.pickle``.
+        """
+        x_fit = getattr(model, "X_fit_", None)
+        if getattr(model, "kernel", None) != "laplacian" or x_fit is None or np.asarray(x_fit).shape[1:] != (1,):
+            shape = None if x_fit is None else np.shape(x_fit)
+            msg = f"Only one-feature Laplacian KernelRidge models can be wrapped; got kernel={getattr(model, 'kernel', None)!r}, X_fit_ shape {shape}."
             raise CalibrationError(msg)
         gamma = 1.0 if model.gamma is None else float(model.gamma)
         return cls(x_fit=np.asarray(model.X_fit_, dtype=np.float64)[:, 0],
@@ -161,6 +167,8 @@ def fit_calibrators(validation_predictions: Any, store: Any, variant: str = "raw
     frame = read_predictions(validation_predictions, store=store, kind="validation")
     meta = store.metadata(variant)
     joined = join_validation(frame, meta, source=source)
+    if joined.model_fold is None:
+        raise PredictionsError(f"{source}: validation predictions need a 'model_fold' column.")
     return fit_fold_calibrators(joined.confidence, joined.correct, joined.model_fold)
 
 

@@ -12,7 +12,7 @@ import datetime as _dt
 import logging
 import os
 from importlib import metadata as _metadata
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -24,17 +24,27 @@ from facies_bench.evaluation.calibration import Calibrator, fit_fold_calibrators
 from facies_bench.evaluation.grouping import grouped_scores, make_grouping, size_f1_correlation
 from facies_bench.evaluation.metric_table import confusion_metrics, interval_metrics, per_class_metrics
 from facies_bench.evaluation.metrics import (
-    ECE_BINS, ConfusionScores, confusion_counts, expected_calibration_error, reliability_curve, row_normalise,
+    ECE_BINS,
+    ConfusionScores,
+    confusion_counts,
+    expected_calibration_error,
+    reliability_curve,
+    row_normalise,
     scores_from_confusion,
 )
 from facies_bench.evaluation.report import REPORT_FORMAT, EvaluationReport
 from facies_bench.predictions import (
-    SUM_TOLERANCE, JoinedPredictions, join_predictions, join_validation, predictions_sha256, read_predictions,
+    SUM_TOLERANCE,
+    JoinedPredictions,
+    join_predictions,
+    join_validation,
+    predictions_sha256,
+    read_predictions,
 )
 
 log = logging.getLogger(__name__)
 
-PredictionsInput = str | os.PathLike | pd.DataFrame
+PredictionsInput: TypeAlias = str | os.PathLike | pd.DataFrame
 
 
 def _num(value: Any) -> float | None:
@@ -50,16 +60,18 @@ def _matrix(values: np.ndarray) -> list[list[float | None]]:
 
 
 def _block(scores: ConfusionScores, cm: np.ndarray, i: int) -> dict[str, Any]:
-    """Report block of group ``i``: the table's confusion metrics, per-class entries (null when
-    absent) and the confusion matrix."""
+    """Report block of group ``i``.
+
+    The table's confusion metrics, per-class entries (null when absent) and the confusion matrix.
+    """
     counts = cm[i]
     per_class = {}
     for c, key in enumerate(schema.CLASS_KEYS):
-        entry = {m.per_class: _num(getattr(scores, m.per_class)[i][c]) for m in per_class_metrics()}
+        entry = {m.per_class: _num(getattr(scores, m.per_class)[i][c]) for m in per_class_metrics() if m.per_class}
         per_class[key] = {**entry, "support": int(scores.support[i][c]), "predicted": int(scores.predicted[i][c])}
     return {
         "n": int(scores.n[i]), "n_classes_present": int(scores.n_present[i]),
-        **{m.key: _num(m.from_confusion(counts)) for m in confusion_metrics()},
+        **{m.key: _num(m.from_counts(counts)) for m in confusion_metrics()},
         "per_class": per_class,
         "confusion": {"counts": counts.astype(int).tolist(), "row_normalised": _matrix(row_normalise(counts))},
     }
@@ -96,7 +108,10 @@ def _calibration(test: JoinedPredictions, validation: JoinedPredictions | None,
     }
     if validation is None:
         return section, {}
-    calibrators = fit_fold_calibrators(validation.confidence, validation.correct, validation.model_fold)
+    v_model = validation.model_fold
+    if v_model is None:
+        raise PredictionsError(f"{validation_source}: validation predictions need a 'model_fold' column.")
+    calibrators = fit_fold_calibrators(validation.confidence, validation.correct, v_model)
     lacking = [k for k in present_folds if k not in calibrators]
     if lacking:
         msg = (f"{validation_source}: no validation predictions for the model(s) of test fold(s) "
@@ -109,7 +124,7 @@ def _calibration(test: JoinedPredictions, validation: JoinedPredictions | None,
         calibrated[rows] = calibrators[k].predict(conf[rows])
     cal_fold = expected_calibration_error(calibrated, correct, groups=folds, n_groups=n_folds)
     cal_class = expected_calibration_error(calibrated, correct, groups=test.pred, n_groups=schema.N_CLASSES)
-    v_conf, v_correct, v_model = validation.confidence, validation.correct, validation.model_fold
+    v_conf, v_correct = validation.confidence, validation.correct
     v_cal = np.empty_like(v_conf)
     for k in calibrators:
         rows = v_model == k
@@ -190,7 +205,7 @@ def evaluate_frame(predictions: PredictionsInput, metadata: pd.DataFrame, *,
     glacier_fold = test.fold[first_row]
     per_glacier = {name: {"region": str(glacier_region[i]), "fold": int(glacier_fold[i]), "n": int(g_scores.n[i]),
                           "n_classes_present": int(g_scores.n_present[i]),
-                          **{m.key: _num(m.from_confusion(g_cm[i])) for m in confusion_metrics()}}
+                          **{m.key: _num(m.from_counts(g_cm[i])) for m in confusion_metrics()}}
                    for i, name in enumerate(glacier_names)}
     glacier_f1 = g_scores.macro_f1[np.isfinite(g_scores.macro_f1)]
 
@@ -200,14 +215,14 @@ def evaluate_frame(predictions: PredictionsInput, metadata: pd.DataFrame, *,
     predictions_info = {"path": None if isinstance(predictions, pd.DataFrame) else os.fspath(predictions),
                         "sha256": predictions_sha256(predictions), "n_rows": int(len(frame))}
     validation_info = None
-    if v_frame is not None:
+    if v_frame is not None and validation_predictions is not None:
         validation_info = {"path": None if isinstance(validation_predictions, pd.DataFrame) else os.fspath(validation_predictions),
                            "sha256": predictions_sha256(validation_predictions), "n_rows": int(len(v_frame))}
     store_info = dict(store_info or {})
     store_info.pop("path", None)
     data = {
         "format": REPORT_FORMAT, "schema_version": EvaluationReport.SCHEMA_VERSION,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "package_version": _package_version(),
         "provenance": {"store": store_info, "variant": variant, "predictions": predictions_info,
                        "validation_predictions": validation_info, "n_bootstrap": int(n_bootstrap), "seed": int(seed),
@@ -221,7 +236,7 @@ def evaluate_frame(predictions: PredictionsInput, metadata: pd.DataFrame, *,
                          "std_f1": _num(glacier_f1.std(ddof=0)) if glacier_f1.size else None, "std_ddof": 0,
                          "per_glacier": per_glacier},
         "bootstrap": {"unit": "glacier", "n_resamples": boot.n_resamples, "seed": int(seed), "confidence": boot.confidence,
-                      **{m.key: _interval_block(m.from_confusion(cm[0]), boot.interval(m.key)) for m in interval_metrics()}},
+                      **{m.key: _interval_block(m.from_counts(cm[0]), boot.interval(m.key)) for m in interval_metrics()}},
         "spearman_n_f1": {col: size_f1_correlation(grouped[col][1].support, grouped[col][1].f1) for col in ("region", "sensor")},
         "calibration": calibration,
     }

@@ -35,6 +35,7 @@ class Grouping:
 
     @property
     def n_groups(self) -> int:
+        """Number of groups."""
         return len(self.names)
 
 

@@ -16,8 +16,9 @@ version as ``since``, so that runs written before it still validate against thei
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -101,6 +102,7 @@ class Metric:
 
     @property
     def interval_key(self) -> str:
+        """Key of the metric's 95 % bootstrap interval (``<key>_ci``)."""
         return f"{self.key}_ci"
 
     @property
@@ -112,9 +114,19 @@ class Metric:
 
     def value(self, report: Mapping[str, Any]) -> Any:
         """The overall value of this metric in a ``report.json`` dict."""
-        if self.from_confusion is not None:
-            return report["overall"][self.key]
-        return self.from_report(report)
+        if self.from_report is not None:
+            return self.from_report(report)
+        return report["overall"][self.key]
+
+    def from_counts(self, cm: np.ndarray) -> np.ndarray:
+        """The metric of (..., K, K) confusion counts; only for rows with ``from_confusion``.
+
+        Raises:
+            TypeError: the metric is read from a report, not computed from a confusion matrix.
+        """
+        if self.from_confusion is None:
+            raise TypeError(f"Metric {self.key!r} is read from a report (from_report), not from confusion counts.")
+        return self.from_confusion(cm)
 
     def interval_value(self, report: Mapping[str, Any]) -> list[float | None]:
         """``[low, high]`` of the glacier bootstrap in a ``report.json`` dict."""
@@ -203,6 +215,7 @@ def interval_metrics() -> tuple[Metric, ...]:
 
 
 def headline_metrics() -> tuple[Metric, ...]:
+    """The metrics shown in the headline of reports and tables, in table order."""
     return tuple(m for m in METRICS if m.headline)
 
 

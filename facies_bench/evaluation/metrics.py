@@ -15,6 +15,7 @@ predicted class, K = ``schema.N_CLASSES`` in schema order.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -184,6 +185,12 @@ def reliability_curve(confidence: np.ndarray, correct: np.ndarray, *, n_bins: in
                             accuracy=accuracy, ece=ece)
 
 
+@overload
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, *, groups: None = None,
+                               n_groups: int | None = None, n_bins: int = ECE_BINS) -> float: ...
+@overload
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, *, groups: np.ndarray,
+                               n_groups: int | None = None, n_bins: int = ECE_BINS) -> np.ndarray: ...
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, *, groups: np.ndarray | None = None,
                                n_groups: int | None = None, n_bins: int = ECE_BINS) -> np.ndarray | float:
     """ECE over equal-width bins; with ``groups``, one ECE per group (NaN for empty groups).

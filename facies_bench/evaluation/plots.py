@@ -1,5 +1,7 @@
-"""Report figures: the row-normalised confusion matrix (paper Fig. 4) and reliability curves with
-a confidence histogram before and after calibration (paper Fig. 5).
+"""Report figures: the confusion matrix (paper Fig. 4) and reliability curves (paper Fig. 5).
+
+The confusion matrix is row-normalised; the reliability curves come with a confidence histogram,
+before and after calibration.
 
 Figures are drawn on ``matplotlib.figure.Figure`` objects with the Agg canvas, so no pyplot state
 or display is involved.  They are rendered from the report dict alone.

@@ -63,7 +63,8 @@ class EvaluationReport:
         return self._data[key]
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "EvaluationReport":
+    def from_dict(cls, data: dict[str, Any]) -> EvaluationReport:
+        """Rebuild a report from ``report.json``; other formats or schema versions raise :class:`FaciesBenchError`."""
         if data.get("format") != REPORT_FORMAT or data.get("schema_version") != cls.SCHEMA_VERSION:
             msg = (f"Not a facies-bench evaluation report of schema version {cls.SCHEMA_VERSION}: format "
                    f"{data.get('format')!r}, schema_version {data.get('schema_version')!r}.")
@@ -84,7 +85,7 @@ class EvaluationReport:
         rows = []
         for m in per_class_metrics():
             values = [_pct(block["per_class"][c][m.per_class]) for c in schema.CLASS_KEYS]
-            rows.append([m.per_class_title, *values, _pct(block[m.key])])
+            rows.append([m.per_class_title or m.title, *values, _pct(block[m.key])])
         support = [str(block["per_class"][c]["support"]) for c in schema.CLASS_KEYS]
         rows.append(["n", *support, str(block["n"])])
         return _table(_class_header("", "Average / total"), rows)

@@ -274,7 +274,7 @@ def solar_position(lat: float, lon: float, datetime_utc: _dt.datetime) -> tuple[
         horizon (no refraction correction).
     """
     if datetime_utc.tzinfo is not None:
-        datetime_utc = datetime_utc.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        datetime_utc = datetime_utc.astimezone(_dt.UTC).replace(tzinfo=None)
     doy = datetime_utc.timetuple().tm_yday
     hour = datetime_utc.hour + datetime_utc.minute / 60 + datetime_utc.second / 3600
     gamma = 2 * np.pi / 365 * (doy - 1 + (hour - 12) / 24)

@@ -22,7 +22,7 @@ _LAZY = {
     "add_entry": "results", "board_id": "results", "load_boards": "results", "load_entries": "results", "RankedEntry": "scoring", "rank_entries": "scoring",
     "ValidatedRun": "submission", "validate_run": "submission",
 }
-__all__ = sorted([*_LAZY, "PublishPlan", "format_plan", "publish"])
+__all__ = ["PublishPlan", "format_plan", "publish", *sorted(_LAZY)]
 
 
 def __getattr__(name: str):

@@ -57,6 +57,7 @@ class BuildResult:
 
     @property
     def n_entries(self) -> int:
+        """Entries over all boards."""
         return sum(len(b.entries) for b in self.boards)
 
 
@@ -118,7 +119,7 @@ def build_leaderboard(results_dir: str | Path, out_dir: str | Path = DEFAULT_OUT
     """
     results_dir = Path(results_dir)
     out_dir = Path(out_dir)
-    generated = generated or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = generated or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     boards = load_boards(results_dir)
     written: list[Path] = []
 

@@ -16,7 +16,8 @@ huggingface.js) before the Hub accepts the file as a benchmark definition.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import yaml
 

@@ -51,6 +51,7 @@ class PublishPlan:
 
     @property
     def total_size(self) -> int:
+        """Bytes to upload."""
         return sum(f.size for f in self.files)
 
 
@@ -153,7 +154,7 @@ def publish(built_dir: str | Path, repo_id: str, repo_type: str = "space", token
         user = api.whoami()
         if create_repo:
             api.create_repo(repo_id, repo_type=repo_type, exist_ok=True,
-                            **({"space_sdk": "static"} if repo_type == "space" else {}))
+                            space_sdk="static" if repo_type == "space" else None)
         operations = [CommitOperationAdd(path_in_repo=f.path_in_repo, path_or_fileobj=str(f.local_path)) for f in files]
         info = api.create_commit(repo_id, operations, commit_message=plan.commit_message, repo_type=repo_type)
     except HfHubHTTPError as exc:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import base64
 import html
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from facies_bench import schema
 from facies_bench.evaluation.metric_table import headline_metrics, per_class_metrics
@@ -20,7 +21,16 @@ from facies_bench.leaderboard.render_md import SUBMIT_STEPS
 from facies_bench.leaderboard.results import Board, Entry
 from facies_bench.leaderboard.scoring import RankedEntry, rank_entries
 from facies_bench.leaderboard.table import (
-    COLUMNS, MAIN_COLUMNS, Cell, Column, board_rows, class_breakdown, feature_label, format_count, group_breakdown, pct,
+    COLUMNS,
+    MAIN_COLUMNS,
+    Cell,
+    Column,
+    board_rows,
+    class_breakdown,
+    feature_label,
+    format_count,
+    group_breakdown,
+    pct,
 )
 
 _CSS = """
@@ -146,6 +156,7 @@ def _png_data_uri(draw: Callable[[dict[str, Any], Path], None], report: dict[str
 
 
 def detail_id(entry: Entry) -> str:
+    """HTML id of an entry's detail block."""
     return f"detail-{entry.board}-{entry.entry_id}"
 
 
@@ -174,7 +185,7 @@ def _board_table(board: Board, ranked: list[RankedEntry]) -> str:
         f"<th class=\"{'text' if not c.numeric or c.key == 'rank' else ''}\" data-key=\"{c.key}\" title=\"{_e(c.help)}\" "
         f"data-first=\"{'ascending' if c.ascending_first else 'descending'}\">{_e(c.title)}</th>" for c in COLUMNS)
     body = []
-    for ranked_entry, row in zip(ranked, board_rows(ranked)):
+    for ranked_entry, row in zip(ranked, board_rows(ranked), strict=True):
         entry = ranked_entry.entry
         cells = "".join(_cell_html(c, row[c.key], ranked_entry) for c in COLUMNS)
         body.append(f"<tr data-entry=\"{_e(entry.entry_id)}\" data-fs=\"{_e(entry.feature_set or 'custom')}\">{cells}</tr>")
@@ -212,9 +223,9 @@ def _detail(ranked: RankedEntry, board: Board, *, plots: bool = True) -> str:
              f"<dl class=\"facts\">{facts_html}</dl>"]
     classes = class_breakdown(entry)
     parts.append("<h4>Per class (unpruned, mean over seeds, %)</h4>")
-    scores = per_class_metrics()
-    parts.append(_simple_table(["Class", *(m.per_class_title for m in scores), "n"],
-                               [[c["class"], *(pct(c[m.per_class]) for m in scores),
+    scores = [m for m in per_class_metrics() if m.per_class]
+    parts.append(_simple_table(["Class", *(m.per_class_title or m.title for m in scores), "n"],
+                               [[c["class"], *(pct(c.get(m.per_class or "")) for m in scores),
                                  "–" if c["support"] is None else str(c["support"])] for c in classes]))
     for group, title in (("by_region", "Per region"), ("by_sensor", "Per sensor")):
         cells = group_breakdown(entry, group)

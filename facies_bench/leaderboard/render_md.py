@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from facies_bench import schema
 from facies_bench.evaluation.metric_table import MAIN_METRIC, get_metric
@@ -47,7 +48,7 @@ def _breakdowns(board: Board) -> str:
     rows = []
     main = get_metric(MAIN_METRIC)
     for r in ranked:
-        per_class = {row["class"]: row[main.per_class] for row in class_breakdown(r.entry)}
+        per_class = {row["class"]: row.get(main.per_class or "") for row in class_breakdown(r.entry)}
         rows.append([r.entry.model_name + f" ({r.rank_label})"] + [pct(per_class.get(c)) for c in schema.CLASS_NAMES])
     parts.append(f"#### Per-class {main.per_class_title} (%), unpruned\n\n"
                  + markdown_table(header, rows, align=["l"] + ["r"] * schema.N_CLASSES))

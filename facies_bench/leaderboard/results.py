@@ -60,6 +60,7 @@ def predictions_digest(result: dict[str, Any]) -> str:
 
 
 def make_entry_id(result: dict[str, Any]) -> str:
+    """Entry id of a validated ``result.json``: model slug, feature set and predictions digest."""
     fs = schema.feature_set_id(schema.resolve_features(result["features"]))
     return f"{schema.slug(result['model']['name'])}-fs{fs if fs else 'custom'}-{predictions_digest(result)[:10]}"
 
@@ -73,30 +74,37 @@ class Entry:
 
     @property
     def entry_id(self) -> str:
+        """The entry's id (see :func:`make_entry_id`)."""
         return self.info["entry_id"]
 
     @property
     def board(self) -> str:
+        """Id of the board the entry is ranked on."""
         return self.info["board"]["id"]
 
     @property
     def model_name(self) -> str:
+        """Registry name of the model."""
         return self.info["model"]["name"]
 
     @property
     def n_parameters(self) -> int | None:
+        """Trainable parameters, if the run recorded them."""
         return self.info["model"].get("n_parameters")
 
     @property
     def feature_set(self) -> int | None:
+        """Feature set 1-4, or None for a custom feature list."""
         return self.info.get("feature_set")
 
     @property
     def variant(self) -> str:
+        """Label variant the model was trained on."""
         return self.info["board"]["variant"]
 
     @property
     def seeds(self) -> list[int]:
+        """Seeds of the run."""
         return list(self.info["seeds"])
 
     @property
@@ -106,6 +114,7 @@ class Entry:
 
     @property
     def date(self) -> str:
+        """Date (YYYY-MM-DD) the run was made, else the date it was added."""
         return str(self.info.get("created") or self.info["added"])[:10]
 
     def report(self, seed: int, scoring: str) -> dict[str, Any] | None:
@@ -115,7 +124,7 @@ class Entry:
 
     @cached_property
     def reports(self) -> dict[str, list[dict[str, Any]]]:
-        """scoring -> the reports of every seed (missing ones left out)."""
+        """Scoring -> the reports of every seed (missing ones left out)."""
         out: dict[str, list[dict[str, Any]]] = {}
         for scoring in ("unpruned", "cleaned"):
             found = [r for r in (self.report(s, scoring) for s in self.seeds) if r is not None]
@@ -138,6 +147,7 @@ class Board:
 
     @property
     def title(self) -> str:
+        """Heading of the board: dataset, version, real or synthetic, training labels."""
         kind = "synthetic" if self.is_synthetic else "real"
         return f"{self.dataset} {self.dataset_version} ({kind}), trained on '{self.variant}' labels"
 
@@ -148,6 +158,7 @@ class Board:
 
 
 def load_entry(path: str | Path) -> Entry:
+    """Read the entry stored in folder ``path`` (its ``entry.json``)."""
     path = Path(path)
     info_path = path / "entry.json"
     try:
@@ -304,7 +315,7 @@ def add_entry(run_dir: str | Path, results_dir: str | Path, store: Any, *, added
     if final.exists():
         raise DuplicateEntryError(f"Entry {entry_id!r} already exists at {str(final)!r}; duplicate entries are refused.")
 
-    added = added or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    added = added or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     results_dir.mkdir(parents=True, exist_ok=True)
     staging = results_dir / f".staging-{entry_id}-{uuid.uuid4().hex[:8]}"
     board_dir = results_dir / board

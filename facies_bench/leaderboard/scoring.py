@@ -9,8 +9,9 @@ marked with ``=`` (``"2="``).  Otherwise the rank is the entry's position (compe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from facies_bench.evaluation.metric_table import MAIN_METRIC, get_metric
 
@@ -30,6 +31,7 @@ class RankedEntry:
 
     @property
     def rank_label(self) -> str:
+        """Rank as shown, with ``=`` for a tie."""
         return f"{self.rank}=" if self.tied else str(self.rank)
 
 
@@ -46,6 +48,7 @@ def main_score(entry: Any) -> tuple[float | None, tuple[float, float] | None]:
 
 
 def intervals_overlap(a: tuple[float, float] | None, b: tuple[float, float] | None) -> bool:
+    """Whether two confidence intervals overlap (False when either is missing)."""
     if a is None or b is None:
         return False
     return a[0] <= b[1] and b[0] <= a[1]
@@ -72,4 +75,4 @@ def rank_entries(entries: Sequence[Any]) -> list[RankedEntry]:
         else:
             ranks.append(i + 1)
     return [RankedEntry(rank=r, tied=t, score=s, interval=iv, entry=e)
-            for r, t, (s, iv, e) in zip(ranks, tied, scored)]
+            for r, t, (s, iv, e) in zip(ranks, tied, scored, strict=True)]

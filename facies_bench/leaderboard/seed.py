@@ -8,13 +8,15 @@ their board are skipped.  ``facies-bench leaderboard seed`` is the documented co
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from facies_bench import schema
 from facies_bench.errors import ValidationError
 from facies_bench.leaderboard.results import DuplicateEntryError, Entry, add_entry
+
 
 def _baselines_dir() -> Path:
     """``baselines/`` of the source checkout (beside the package), else of the working directory."""
@@ -76,7 +78,7 @@ def seed_leaderboard(results_dir: str | Path, *, store: Any, runs_dir: str | Pat
         for variant in variants:
             run_dir = runs_dir / f"{Path(baseline).stem}-{schema.slug(variant)}-fs{features}"
             say(f"running {Path(baseline).name} on {store.name} {store.version}, variant {variant}, feature set {features} -> {run_dir}")
-            config = ProtocolConfig(variant=variant, features=features, seeds=tuple(seeds), epochs=epochs, quick=quick)
+            config = ProtocolConfig(variant=variant, features=schema.resolve_features(features), seeds=tuple(seeds), epochs=epochs, quick=quick)
             run_protocol(str(baseline), store, config, run_dir)
             try:
                 entry = add_entry(run_dir, results_dir, store)

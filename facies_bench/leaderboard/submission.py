@@ -79,6 +79,7 @@ class ValidatedRun:
 
     @property
     def seeds(self) -> list[int]:
+        """Seeds with predictions, sorted."""
         return sorted(self.predictions)
 
 
@@ -163,6 +164,7 @@ def run_summary_keys(result: dict[str, Any], *, source: str = "result.json") -> 
 
 
 def check_protocol_version(result: dict[str, Any], *, source: str = "result.json") -> None:
+    """Raise :class:`ValidationError` unless the run follows this package's protocol version."""
     if result.get("protocol_version") != schema.PROTOCOL_VERSION:
         msg = (f"{source}: protocol_version is {result.get('protocol_version')!r}; this leaderboard ranks runs of protocol "
                f"version {schema.PROTOCOL_VERSION!r} only. Re-run the model with the current `facies-bench evaluate`.")
@@ -182,6 +184,7 @@ def check_store_identity(result: dict[str, Any], store: Any, *, source: str = "r
 
 
 def check_folds(result: dict[str, Any], *, source: str = "result.json") -> None:
+    """Raise :class:`ValidationError` unless the run covers every test fold."""
     folds = result["folds"]
     if sorted(folds) != list(range(schema.N_FOLDS)):
         missing = sorted(set(range(schema.N_FOLDS)) - set(folds))
@@ -370,8 +373,11 @@ def bootstrap_settings(result: dict[str, Any], run_dir: Path | None = None) -> t
 
 
 def cleaned_variant_of(result: dict[str, Any], store: Any, *, source: str = "result.json") -> str | None:
-    """The label variant behind the ``cleaned`` scores: the run's own cleaned variant, or the
-    store's default cleaned variant for a raw run (None when the store has none)."""
+    """The label variant behind the ``cleaned`` scores.
+
+    The run's own cleaned variant, or the store's default cleaned variant for a raw run (None
+    when the store has none).
+    """
     from facies_bench.errors import UnknownNameError
 
     named = result.get("cleaned_variant") or _get(result, "metrics", "cleaned", "variant")
@@ -419,7 +425,7 @@ def recompute_metrics(predictions: dict[int, pd.DataFrame], validation_predictio
 
 def _comparable(block: dict[str, Any], keys: tuple[str, ...] | None = None) -> dict[str, Any]:
     """``per_seed``, ``mean`` and ``std`` of a metrics block; with ``keys``, each summary cut to those keys."""
-    out = {k: block[k] for k in ("per_seed", "mean", "std") if k in block}
+    out: dict[str, Any] = {k: block[k] for k in ("per_seed", "mean", "std") if k in block}
     if keys is None:
         return out
 

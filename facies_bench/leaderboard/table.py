@@ -7,13 +7,21 @@ percentages (one decimal) on the pages.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from facies_bench import schema
-from facies_bench.evaluation.metric_table import MAIN_METRIC, Metric, format_percent, get_metric, headline_metrics, per_class_metrics
+from facies_bench.evaluation.metric_table import (
+    MAIN_METRIC,
+    Metric,
+    format_percent,
+    get_metric,
+    headline_metrics,
+    per_class_metrics,
+)
 from facies_bench.leaderboard.scoring import RankedEntry
 
 
@@ -83,6 +91,7 @@ COLUMNS: tuple[Column, ...] = (
 
 @dataclass(frozen=True)
 class Cell:
+    """A table cell: the text shown and the value it sorts by."""
     text: str
     sort: float | str | None
 
@@ -93,12 +102,14 @@ def pct(value: float | None, digits: int = 1) -> str:
 
 
 def format_interval(ci: Sequence[float | None] | None) -> str:
+    """A 95 % interval as ``[a %, b %]``, or an empty string when missing."""
     if not ci or None in ci:
         return ""
     return f"[{pct(ci[0])}, {pct(ci[1])}]"
 
 
 def format_count(n: int | None) -> str:
+    """A count with a k/M/G suffix, or a dash when missing."""
     if n is None:
         return "–"
     for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
@@ -136,6 +147,7 @@ def _metric_cell(metric: Metric, mean: dict[str, Any]) -> Cell:
 
 
 def feature_label(entry: Any) -> str:
+    """``FS<n>`` for a standard feature set, else the number of custom features."""
     return f"FS{entry.feature_set}" if entry.feature_set else f"custom ({len(entry.info.get('features', []))})"
 
 
@@ -158,6 +170,7 @@ def entry_row(ranked: RankedEntry) -> dict[str, Cell]:
 
 
 def board_rows(ranked: Sequence[RankedEntry]) -> list[dict[str, Cell]]:
+    """The board's table rows, one per ranked entry."""
     return [entry_row(r) for r in ranked]
 
 
@@ -175,10 +188,12 @@ def class_breakdown(entry: Any, scoring: str = "unpruned") -> list[dict[str, Any
     """Per class: precision, recall, F1, IoU (seed means) and support."""
     reports = entry.reports.get(scoring, [])
     rows = []
-    for name, key in zip(schema.CLASS_NAMES, schema.CLASS_KEYS):
+    for name, key in zip(schema.CLASS_NAMES, schema.CLASS_KEYS, strict=True):
         cells = [((r.get("overall") or {}).get("per_class") or {}).get(key) or {} for r in reports]
-        row = {"class": name}
+        row: dict[str, Any] = {"class": name}
         for m in per_class_metrics():
+            if m.per_class is None:
+                continue
             row[m.per_class] = _mean([c.get(m.per_class) for c in cells]) if cells else None
         row["support"] = cells[0].get("support") if cells else None
         rows.append(row)
@@ -191,13 +206,16 @@ def _group_n(cell: dict[str, Any]) -> int | None:
         if isinstance(value, (int, float)):
             return int(value)
     per_class = cell.get("per_class") or {}
-    supports = [c.get("support") for c in per_class.values() if isinstance(c, dict) and c.get("support") is not None]
+    supports = [c["support"] for c in per_class.values() if isinstance(c, dict) and c.get("support") is not None]
     return int(sum(supports)) if supports else None
 
 
 def group_breakdown(entry: Any, group: str, scoring: str = "unpruned") -> list[dict[str, Any]]:
-    """Per region (``group="by_region"``) or sensor (``"by_sensor"``): n, accuracy, macro-F1 and
-    per-class F1, seed means; absent classes stay None (an empty cell, never a 0)."""
+    """Rows per region (``group="by_region"``) or sensor (``"by_sensor"``).
+
+    Each row: n, accuracy, macro-F1 and per-class F1, seed means; absent classes stay None (an
+    empty cell, never a 0).
+    """
     reports = entry.reports.get(scoring, [])
     if not reports:
         return []
@@ -211,6 +229,6 @@ def group_breakdown(entry: Any, group: str, scoring: str = "unpruned") -> list[d
             if m.from_confusion is not None:
                 row[m.key] = _mean([c.get(m.key) for c in cells])
         row["per_class_f1"] = {name: _mean([((c.get("per_class") or {}).get(key) or {}).get(main.per_class) for c in cells])
-                               for name, key in zip(schema.CLASS_NAMES, schema.CLASS_KEYS)}
+                               for name, key in zip(schema.CLASS_NAMES, schema.CLASS_KEYS, strict=True)}
         rows.append(row)
     return rows

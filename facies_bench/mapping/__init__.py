@@ -9,7 +9,6 @@ Public API::
 
 from facies_bench.mapping.io import (
     NODATA_CLASS,
-    RasterGrid,
     rasterise_outlines,
     read_optical,
     write_confidence_map,
@@ -25,6 +24,7 @@ from facies_bench.mapping.predict_scene import (
     smooth_classes,
 )
 from facies_bench.mapping.quicklook import write_quicklook
+from facies_bench.raster import RasterGrid
 
 __all__ = [
     "NODATA_CLASS", "MapResult", "RasterGrid", "SceneMap", "map_rasters", "map_scene", "map_store_scene",

@@ -47,12 +47,15 @@ about the cost of six 3 x 3 convolutions per pixel instead of the ~1,200 pixel-c
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from facies_bench import schema
+from facies_bench.models.cnn_baseline import PaperCNN
 
 #: Input rows/columns a tile needs beyond its output pixels, each side.  A patch reaches 16 px;
 #: the scale-2 convolutions around the patch's outer pooled cells reach 3 cells (9 px) further,
@@ -67,8 +70,6 @@ _INNER = 4  # first inner scale-2 cell: cells 4..6 are at least 4 cells from the
 
 def supports_dense(backbone: nn.Module) -> bool:
     """Whether ``backbone`` has the paper CNN's layout (scale1, 3x3/3 pool, scale2, head)."""
-    from facies_bench.models.cnn_baseline import PaperCNN
-
     if not isinstance(backbone, PaperCNN):
         return False
     pool = backbone.pool
@@ -76,7 +77,16 @@ def supports_dense(backbone: nn.Module) -> bool:
         and pool.padding in (0, (0, 0))
 
 
-def dense_logits(backbone: nn.Module, window: torch.Tensor, rows: np.ndarray, cols: np.ndarray, *,
+@overload
+def dense_logits(backbone: PaperCNN, window: torch.Tensor, rows: np.ndarray, cols: np.ndarray, *,
+                 with_inner: Literal[False] = False) -> torch.Tensor: ...
+@overload
+def dense_logits(backbone: PaperCNN, window: torch.Tensor, rows: np.ndarray, cols: np.ndarray, *,
+                 with_inner: Literal[True]) -> tuple[torch.Tensor, torch.Tensor]: ...
+@overload
+def dense_logits(backbone: PaperCNN, window: torch.Tensor, rows: np.ndarray, cols: np.ndarray, *,
+                 with_inner: bool) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]: ...
+def dense_logits(backbone: PaperCNN, window: torch.Tensor, rows: np.ndarray, cols: np.ndarray, *,
                  with_inner: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Per-pixel (N, K) float32 logits of a PaperCNN: its head on :func:`dense_latent`.
 
@@ -92,7 +102,13 @@ def dense_logits(backbone: nn.Module, window: torch.Tensor, rows: np.ndarray, co
     return logits, backbone.head(latent).float()
 
 
-def dense_latent(backbone: nn.Module, window: torch.Tensor, rows: np.ndarray, cols: np.ndarray, *,
+@overload
+def dense_latent(backbone: PaperCNN, window: torch.Tensor, rows: np.ndarray, cols: np.ndarray, *,
+                 with_inner: Literal[False] = False) -> torch.Tensor: ...
+@overload
+def dense_latent(backbone: PaperCNN, window: torch.Tensor, rows: np.ndarray, cols: np.ndarray, *,
+                 with_inner: Literal[True]) -> tuple[torch.Tensor, torch.Tensor]: ...
+def dense_latent(backbone: PaperCNN, window: torch.Tensor, rows: np.ndarray, cols: np.ndarray, *,
                  with_inner: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Per-pixel latent ``[c1, c2, g]`` of a PaperCNN for pixels of a normalised input window.
 
@@ -119,7 +135,7 @@ def dense_latent(backbone: nn.Module, window: torch.Tensor, rows: np.ndarray, co
         msg = f"Requested pixels must lie at least {DENSE_HALO} px inside the {h}x{w} window."
         raise ValueError(msg)
     n = rows.size
-    filters = backbone.scale1[-1][0].out_channels
+    filters = backbone.filters
     if n == 0:
         empty = torch.empty((0, 3 * filters), dtype=window.dtype)
         return (empty, empty[:, :filters]) if with_inner else empty
@@ -150,4 +166,4 @@ def dense_latent(backbone: nn.Module, window: torch.Tensor, rows: np.ndarray, co
                 inner[sel_t] = imax[0][:, u + _INNER, v + _INNER].T
             del f2, gmax
     latent = torch.cat([c1, c2, g], dim=1)
-    return (latent, inner) if with_inner else latent
+    return (latent, inner) if inner is not None else latent

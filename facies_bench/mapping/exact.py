@@ -9,12 +9,13 @@ Python loop over pixels.  Scene edges are padded the way the store cut its train
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from facies_bench import schema
+from facies_bench.mapping.io import Band
 
 PADDING_MODES = ("reflect", "constant")
 _HALF = schema.PATCH_SIZE // 2
@@ -29,7 +30,7 @@ def _reflect_index(index: np.ndarray, size: int) -> np.ndarray:
     return np.where(index >= size, period - index, index)
 
 
-def read_window(bands: Mapping[str, np.ndarray] | np.ndarray, names: tuple[str, ...] | None, rows: tuple[int, int],
+def read_window(bands: Mapping[str, Band] | np.ndarray, names: tuple[str, ...] | None, rows: tuple[int, int],
                 cols: tuple[int, int], *, pad: int, padding: str = "reflect") -> np.ndarray:
     """A (C, r1 - r0 + 2 pad, c1 - c0 + 2 pad) float32 window of the scene, padded past its edges.
 
@@ -45,7 +46,12 @@ def read_window(bands: Mapping[str, np.ndarray] | np.ndarray, names: tuple[str, 
     """
     if padding not in PADDING_MODES:
         raise ValueError(f"Unknown padding {padding!r}. Valid: {', '.join(PADDING_MODES)}.")
-    layers = [bands[n] for n in names] if isinstance(bands, Mapping) else list(bands)
+    if isinstance(bands, Mapping):
+        if names is None:
+            raise ValueError("read_window needs the feature names to stack a mapping of bands.")
+        layers = [bands[n] for n in names]
+    else:
+        layers = list(bands)
     height, width = layers[0].shape
     r_idx = np.arange(rows[0] - pad, rows[1] + pad)
     c_idx = np.arange(cols[0] - pad, cols[1] + pad)

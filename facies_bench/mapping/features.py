@@ -24,17 +24,17 @@ bounding box (distance transform, 16 B/px).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
-
-from facies_bench import schema
 from scipy import ndimage
 
+from facies_bench import schema
 from facies_bench.errors import RasterError
 from facies_bench.features import terrain
-from facies_bench.mapping.io import DiskBand, block_rows
+from facies_bench.mapping.io import Band, DiskBand, Stack, block_rows
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +46,17 @@ SUN_FEATURES = ("shadow_mask",)
 NEAREST_HALO = 64
 
 
-def required_features(models: Sequence[object]) -> tuple[str, ...]:
+def required_features(models: Sequence[Any]) -> tuple[str, ...]:
     """Union of the models' features, in ``schema.FEATURE_NAMES`` order."""
     wanted = {f for m in models for f in m.features}
     return tuple(f for f in schema.FEATURE_NAMES if f in wanted)
 
 
-def build_feature_bands(optical: np.ndarray, glacier_ids: np.ndarray, *, needed: Sequence[str], pixel_size: float,
-                        dem: np.ndarray | None = None, supplied: Mapping[str, np.ndarray] | None = None,
+def build_feature_bands(optical: Stack, glacier_ids: np.ndarray, *, needed: Sequence[str], pixel_size: float,
+                        dem: Band | None = None, supplied: Mapping[str, Band] | None = None,
                         sun_azimuth: float | None = None, sun_elevation: float | None = None,
                         scene_path: str = "the scene", workdir: str | None = None,
-                        rows_per_block: int | None = None) -> dict[str, np.ndarray | DiskBand]:
+                        rows_per_block: int | None = None) -> dict[str, Band]:
     """The ``needed`` feature bands of a scene.
 
     Args:
@@ -81,7 +81,7 @@ def build_feature_bands(optical: np.ndarray, glacier_ids: np.ndarray, *, needed:
             shadow mask is needed without the sun's position.
     """
     supplied = {schema.FEATURE_NAMES[schema.feature_index(k)]: v for k, v in (supplied or {}).items()}
-    bands: dict[str, np.ndarray] = {}
+    bands: dict[str, Band] = {}
     for i, name in enumerate(schema.OPTICAL_FEATURES):
         if name in needed:
             bands[name] = optical[i]
@@ -102,13 +102,13 @@ def build_feature_bands(optical: np.ndarray, glacier_ids: np.ndarray, *, needed:
         msg = (f"The model uses {', '.join(need_sun)}, which need the sun's azimuth and elevation, and {scene_path!r} has "
                "no SUN_AZIMUTH / SUN_ELEVATION metadata. Pass --sun-azimuth and --sun-elevation (degrees).")
         raise RasterError(msg)
-    if not need_sun:  # the stack computes them anyway; a sun at the zenith makes that trivial
-        sun_azimuth, sun_elevation = 180.0, 90.0
+    if not need_sun or sun_azimuth is None or sun_elevation is None:  # None only without a shadow mask (checked above)
+        sun_azimuth, sun_elevation = 180.0, 90.0  # the stack computes them anyway; a sun at the zenith makes that trivial
     log.info("Deriving %s on the scene grid", ", ".join(missing))
     ids = np.asarray(glacier_ids)
     height, width = ids.shape
     step = int(rows_per_block or block_rows(width))
-    out = {}
+    out: dict[str, Band] = {}
     for name in missing:
         if workdir is not None:
             out[name] = DiskBand(Path(workdir) / f"derived_{name}.f32", (height, width), create=True)
@@ -116,6 +116,17 @@ def build_feature_bands(optical: np.ndarray, glacier_ids: np.ndarray, *, needed:
             out[name] = np.zeros((height, width), np.float32)
     if "proximity" in out:
         _derive_proximity(ids, out["proximity"], pixel_size=pixel_size)
+    if dem is not None:  # None only when no DEM feature is missing (checked above)
+        _derive_from_dem(dem, ids, out, pixel_size=pixel_size, sun_azimuth=sun_azimuth, sun_elevation=sun_elevation,
+                         step=step)
+    bands.update(out)
+    return bands
+
+
+def _derive_from_dem(dem: Band, ids: np.ndarray, out: dict[str, Band], *, pixel_size: float, sun_azimuth: float,
+                     sun_elevation: float, step: int) -> None:
+    """Fill the DEM features among ``out``'s bands (elevation, slope, hillshade, shadow mask), block by block."""
+    height = ids.shape[0]
     if "elevation" in out:
         _derive_elevation(dem, ids, out["elevation"], step=step)
     for name, fn in (("slope", _slope_block), ("hillshade", _hillshade_block)):
@@ -128,8 +139,6 @@ def build_feature_bands(optical: np.ndarray, glacier_ids: np.ndarray, *, needed:
     if "shadow_mask" in out:
         _derive_shadow(dem, out["shadow_mask"], pixel_size=pixel_size, sun_azimuth=float(sun_azimuth),
                        sun_elevation=float(sun_elevation), step=step)
-    bands.update(out)
-    return bands
 
 
 def _with_nodata(block: np.ndarray, dem_rows: np.ndarray) -> np.ndarray:

@@ -27,9 +27,10 @@ import json
 import logging
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import rasterio
@@ -37,12 +38,12 @@ import rasterio.features
 import rasterio.warp
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
-from rasterio.transform import Affine, array_bounds
 from rasterio.windows import Window
 
 from facies_bench import schema
 from facies_bench.atomic import atomic_path
 from facies_bench.errors import RasterError
+from facies_bench.raster import RasterGrid as RasterGrid  # re-exported: the grid lived here before
 
 log = logging.getLogger(__name__)
 
@@ -52,44 +53,6 @@ NODATA_CLASS = 255
 COG_BLOCKSIZE = 512
 #: Vector formats read without optional dependencies.
 GEOJSON_SUFFIXES = (".geojson", ".json")
-
-
-@dataclass(frozen=True)
-class RasterGrid:
-    """The pixel grid of a scene: CRS, affine transform and shape."""
-
-    crs: CRS | None
-    transform: Affine
-    width: int
-    height: int
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.height, self.width)
-
-    @property
-    def pixel_size(self) -> float:
-        """Pixel side in CRS units (metres for projected CRSs); the grid must have square pixels."""
-        return float(abs(self.transform.a))
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        return array_bounds(self.height, self.width, self.transform)
-
-    def describe(self) -> str:
-        crs = self.crs.to_string() if self.crs else "no CRS"
-        t = self.transform
-        return f"{crs}, {self.height}x{self.width} px, origin ({t.c:g}, {t.f:g}), pixel ({t.a:g}, {t.e:g})"
-
-    @classmethod
-    def from_dataset(cls, src: Any) -> "RasterGrid":
-        return cls(crs=src.crs, transform=src.transform, width=src.width, height=src.height)
-
-    @classmethod
-    def from_scene_info(cls, info: Any) -> "RasterGrid":
-        """The grid of a store scene (:class:`~facies_bench.data.store.SceneInfo`)."""
-        crs = CRS.from_user_input(info.crs) if info.crs else None
-        return cls(crs=crs, transform=Affine(*info.transform), width=int(info.shape[1]), height=int(info.shape[0]))
 
 
 #: Pixels per block of rows when copying rasters to disk or deriving features (16 MiB float32).
@@ -123,7 +86,7 @@ class DiskBand:
             with self.path.open("wb") as fh:
                 fh.truncate(self.shape[0] * self.shape[1] * self.dtype.itemsize)
 
-    def _map(self, mode: str) -> np.memmap:
+    def _map(self, mode: Literal["r", "r+"]) -> np.memmap:
         return np.memmap(self.path, dtype=self.dtype, mode=mode, shape=self.shape)
 
     def __getitem__(self, key: Any) -> np.ndarray:
@@ -158,7 +121,7 @@ class DiskStack:
     def __len__(self) -> int:
         return len(self.bands)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[DiskBand]:
         return iter(self.bands)
 
     def __getitem__(self, key: Any) -> Any:
@@ -172,6 +135,12 @@ class DiskStack:
         return np.stack([b[rest] for b in chosen])
 
 
+#: A band the mapper reads and writes by 2-D slicing: an (H, W) array in memory or a :class:`DiskBand`.
+Band: TypeAlias = "np.ndarray | DiskBand"
+#: A (C, H, W) stack read by slicing: an array in memory or a :class:`DiskStack`.
+Stack: TypeAlias = "np.ndarray | DiskStack"
+
+
 @dataclass
 class RasterData:
     """Bands read from a raster, nodata as NaN."""
@@ -182,7 +151,7 @@ class RasterData:
     path: str
 
 
-def _open(path: str | os.PathLike, what: str):
+def _open(path: str | os.PathLike, what: str) -> Any:
     path = str(path)
     if not Path(path).exists():
         msg = f"{what} raster {path!r} does not exist."
@@ -213,7 +182,7 @@ def _copy_to_disk(src: Any, workdir: str | os.PathLike, stem: str, *, indexes: l
         block = _read_nan(src, indexes=indexes, window=Window(0, r0, width, n))
         if scale != 1.0:
             block *= np.float32(scale)
-        for band, rows in zip(bands, block):
+        for band, rows in zip(bands, block, strict=True):
             band[r0:r0 + n] = rows
     return DiskStack(bands)
 
@@ -226,7 +195,7 @@ def grid_mismatch(reference: RasterGrid, other: RasterGrid, *, tolerance: float 
     if other.shape != reference.shape:
         problems.append(f"shape {other.height}x{other.width} vs {reference.height}x{reference.width}")
     tol = tolerance * max(reference.pixel_size, 1e-12)
-    if not all(math.isclose(a, b, abs_tol=tol) for a, b in zip(tuple(other.transform)[:6], tuple(reference.transform)[:6])):
+    if not all(math.isclose(a, b, abs_tol=tol) for a, b in zip(tuple(other.transform)[:6], tuple(reference.transform)[:6], strict=True)):
         t, r = other.transform, reference.transform
         problems.append(f"transform (pixel {t.a:g}x{t.e:g}, origin {t.c:g},{t.f:g}) vs (pixel {r.a:g}x{r.e:g}, origin {r.c:g},{r.f:g})")
     return problems
@@ -269,6 +238,7 @@ def read_optical(path: str | os.PathLike, *, scale: float = 1.0, workdir: str | 
                    "reflectance lies in about [0, 1.5]. If the bands are scaled integers, pass the scale "
                    "(e.g. --reflectance-scale 0.0001).")
             raise RasterError(msg)
+        data: np.ndarray | DiskStack
         if workdir is not None:
             data = _copy_to_disk(src, workdir, "optical", indexes=list(range(1, src.count + 1)), scale=scale)
         else:

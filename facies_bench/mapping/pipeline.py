@@ -19,9 +19,10 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from rasterio.enums import Resampling
@@ -30,7 +31,7 @@ from facies_bench import schema
 from facies_bench.errors import FaciesBenchError
 from facies_bench.mapping.features import build_feature_bands, required_features
 from facies_bench.mapping.io import (
-    RasterGrid,
+    Stack,
     find_sun_angles,
     rasterise_outlines,
     read_aligned,
@@ -40,6 +41,7 @@ from facies_bench.mapping.io import (
 )
 from facies_bench.mapping.predict_scene import SceneMap, map_scene, score_scene_map
 from facies_bench.mapping.quicklook import quicklook_step, write_quicklook
+from facies_bench.raster import RasterGrid
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +145,7 @@ def load_calibration(path: str | os.PathLike, models: Sequence[Any], *, fold: in
 
 def write_outputs(scene_map: SceneMap, grid: RasterGrid, output: str | os.PathLike, *,
                   confidence: str | os.PathLike | None = None, quicklook: str | os.PathLike | None = None,
-                  optical: np.ndarray | None = None, outline: np.ndarray | None = None, title: str | None = None,
+                  optical: Stack | None = None, outline: np.ndarray | None = None, title: str | None = None,
                   tags: Mapping[str, Any] | None = None) -> dict[str, Path]:
     """Write the facies GeoTIFF and, when asked, the confidence GeoTIFF and the quicklook PNG."""
     tags = {"MODES": ",".join(scene_map.modes), "CALIBRATED": str(scene_map.calibrated), **(tags or {})}
@@ -162,7 +164,7 @@ def write_outputs(scene_map: SceneMap, grid: RasterGrid, output: str | os.PathLi
 
 
 def map_rasters(models: Sequence[Any], scene: str | os.PathLike, outlines: str | os.PathLike, output: str | os.PathLike, *,
-                dem: str | os.PathLike | None = None, supplied: Mapping[str, str | os.PathLike] | None = None,
+                dem: str | os.PathLike | None = None, supplied: Mapping[str, str | os.PathLike | None] | None = None,
                 sun_azimuth: float | None = None, sun_elevation: float | None = None, calibrator: Any = None,
                 resample: bool = False, reflectance_scale: float = 1.0, confidence: str | os.PathLike | None = None,
                 quicklook: str | os.PathLike | None = None, workdir: str | os.PathLike | None = None,
@@ -175,7 +177,7 @@ def map_rasters(models: Sequence[Any], scene: str | os.PathLike, outlines: str |
         outlines: glacier outlines (GeoJSON, GeoPackage, shapefile or any OGR vector format).
         output: facies GeoTIFF to write.
         dem: DEM raster (metres), needed when a model uses DEM features that are not supplied.
-        supplied: ``{feature name: raster path}`` for slope, shadow_mask, hillshade, proximity.
+        supplied: ``{feature name: raster path}`` for slope, shadow_mask, hillshade, proximity (None: not given).
         sun_azimuth: degrees; default from the scene's metadata tags.
         sun_elevation: degrees; default from the scene's metadata tags.
         calibrator: calibrator(s) for the confidence (see :func:`load_calibration`).

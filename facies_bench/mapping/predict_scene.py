@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Literal, overload
 
 import numpy as np
 import torch
@@ -29,7 +30,7 @@ from facies_bench import schema
 from facies_bench.errors import InvalidValueError, RasterError
 from facies_bench.mapping.dense import DENSE_HALO, dense_logits, supports_dense
 from facies_bench.mapping.exact import gather_patches, read_window
-from facies_bench.mapping.io import NODATA_CLASS
+from facies_bench.mapping.io import NODATA_CLASS, Band
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +70,11 @@ class SceneMap:
 
     @property
     def pixels_per_second(self) -> float:
+        """Glacier pixels mapped per second (NaN without a timing)."""
         return self.n_glacier_px / self.seconds if self.seconds > 0 else float("nan")
 
 
-def _as_bands(features: np.ndarray | Mapping[str, np.ndarray], feature_names: Sequence[str] | None) -> dict[str, np.ndarray]:
+def _as_bands(features: np.ndarray | Mapping[str, Band], feature_names: Sequence[str] | None) -> dict[str, Band]:
     if isinstance(features, Mapping):
         return {schema.FEATURE_NAMES[schema.feature_index(k)]: v for k, v in features.items()}
     if features.ndim != 3:
@@ -98,6 +100,12 @@ def _calibrate(confidence: np.ndarray, calibrator: Any) -> np.ndarray:
     return np.clip(out / len(cals), 0.0, 1.0).astype(np.float32)
 
 
+@overload
+def _model_logits(model: Any, window_raw: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, mode: str,
+                  batch_size: int, with_inner: Literal[False] = False) -> torch.Tensor: ...
+@overload
+def _model_logits(model: Any, window_raw: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, mode: str,
+                  batch_size: int, with_inner: Literal[True]) -> tuple[torch.Tensor, torch.Tensor]: ...
 def _model_logits(model: Any, window_raw: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, mode: str,
                   batch_size: int, with_inner: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """(N, K) logits of one FaciesModel for window pixels (the window holds the model's channels).
@@ -120,19 +128,27 @@ def _model_logits(model: Any, window_raw: np.ndarray, rows: np.ndarray, cols: np
     return (logits, logits) if with_inner else logits
 
 
+@overload
+def _ensemble_proba(models: Sequence[Any], modes: Sequence[str], channels: Sequence[list[int]], window: np.ndarray,
+                    rows: np.ndarray, cols: np.ndarray, *, batch_size: int,
+                    with_inner: Literal[False] = False) -> np.ndarray: ...
+@overload
+def _ensemble_proba(models: Sequence[Any], modes: Sequence[str], channels: Sequence[list[int]], window: np.ndarray,
+                    rows: np.ndarray, cols: np.ndarray, *, batch_size: int,
+                    with_inner: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
 def _ensemble_proba(models: Sequence[Any], modes: Sequence[str], channels: Sequence[list[int]], window: np.ndarray,
                     rows: np.ndarray, cols: np.ndarray, *, batch_size: int,
                     with_inner: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """(N, K) mean softmax probabilities of the models for window pixels (and the inner-g ones)."""
     total = torch.zeros((rows.size, models[0].n_classes), dtype=torch.float32)
-    total_inner = torch.zeros_like(total) if with_inner else None
-    for m, mode, ch in zip(models, modes, channels):
-        out = _model_logits(m, window[ch], rows, cols, mode=mode, batch_size=batch_size, with_inner=with_inner)
+    total_inner = torch.zeros_like(total)
+    for m, mode, ch in zip(models, modes, channels, strict=True):
         if with_inner:
-            total += torch.softmax(out[0], dim=1)
-            total_inner += torch.softmax(out[1], dim=1)
+            logits, inner = _model_logits(m, window[ch], rows, cols, mode=mode, batch_size=batch_size, with_inner=True)
+            total += torch.softmax(logits, dim=1)
+            total_inner += torch.softmax(inner, dim=1)
         else:
-            total += torch.softmax(out, dim=1)
+            total += torch.softmax(_model_logits(m, window[ch], rows, cols, mode=mode, batch_size=batch_size), dim=1)
     if with_inner:
         return (total / len(models)).numpy(), (total_inner / len(models)).numpy()
     return (total / len(models)).numpy()
@@ -178,7 +194,7 @@ def resolve_modes(models: Sequence[Any], mode: str) -> list[str]:
     return modes
 
 
-def map_scene(models: Any | Sequence[Any], features: np.ndarray | Mapping[str, np.ndarray], outline: np.ndarray, *,
+def map_scene(models: Any | Sequence[Any], features: np.ndarray | Mapping[str, Band], outline: np.ndarray, *,
               feature_names: Sequence[str] | None = None, mode: str = "dense", calibrator: Any = None,
               tile: int = DEFAULT_TILE, padding: str = "reflect", refine_margin: float | None = None,
               smoothing: int | None = None,
@@ -260,15 +276,16 @@ def map_scene(models: Any | Sequence[Any], features: np.ndarray | Mapping[str, n
                 iy, ix = iy[valid], ix[valid]
             if iy.size:
                 refine = bool(refine_margin) and "dense" in modes
-                probs = _ensemble_proba(models, modes, channels, window, iy + pad, ix + pad, batch_size=batch_size,
-                                        with_inner=refine)
                 if refine:
-                    probs, probs_inner = probs
+                    probs, probs_inner = _ensemble_proba(models, modes, channels, window, iy + pad, ix + pad,
+                                                         batch_size=batch_size, with_inner=True)
                     unsure = np.flatnonzero(robust_margin(probs, probs_inner) < refine_margin)
                     n_refined += unsure.size
                     if unsure.size:
                         probs[unsure] = _ensemble_proba(models, ["exact"] * len(models), channels, window, iy[unsure] + pad,
                                                         ix[unsure] + pad, batch_size=batch_size)
+                else:
+                    probs = _ensemble_proba(models, modes, channels, window, iy + pad, ix + pad, batch_size=batch_size)
                 conf = probs.max(axis=1)
                 classes[r0 + iy, c0 + ix] = probs.argmax(axis=1).astype(np.uint8)
                 confidence[r0 + iy, c0 + ix] = conf

@@ -18,7 +18,7 @@ product's 10 m grid with the existing mapper:
    calibrated confidence, post-processing) and
    :func:`~facies_bench.mapping.pipeline.write_outputs` (facies COG, confidence COG, quicklook)
    on the glacier's bounding box;
-5. the table row: facies areas and the SMB predictors of :mod:`facies_bench.smb.features`.
+5. the table row: facies areas and the SMB predictors of :mod:`facies_bench.features.glacier`.
 
 Outputs are written into a hidden temporary folder beside ``OUT_DIR/<product id>/`` and renamed
 into place when the product is done; the per-glacier time series (``timeseries.csv`` and plots)
@@ -41,9 +41,10 @@ import re
 import shutil
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,9 +56,10 @@ from rasterio.windows import Window
 from facies_bench import schema
 from facies_bench.atomic import replace_dir
 from facies_bench.errors import FaciesBenchError, RasterError
+from facies_bench.features import glacier as glacier_features
 from facies_bench.mapping.dense import DENSE_HALO
 from facies_bench.mapping.features import build_feature_bands, required_features
-from facies_bench.mapping.io import NODATA_CLASS, RasterGrid
+from facies_bench.mapping.io import NODATA_CLASS
 from facies_bench.mapping.pipeline import write_outputs
 from facies_bench.mapping.predict_scene import map_scene
 from facies_bench.products.dem import DemTile, open_dem_tiles, read_dem
@@ -65,7 +67,7 @@ from facies_bench.products.outlines import GlacierOutline, load_glaciers
 from facies_bench.products.product import Product, read_toa, window_grid
 from facies_bench.products.reader import open_product
 from facies_bench.products.table import write_product_table, write_time_series
-from facies_bench.smb import features as smb_features
+from facies_bench.raster import RasterGrid
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,7 @@ class ProductMapResult:
 
     @property
     def n_mapped(self) -> int:
+        """Glaciers mapped in this product."""
         return int((self.table["status"] == "mapped").sum())
 
 
@@ -117,8 +120,8 @@ def _pixel_box(geometry: dict[str, Any], grid: RasterGrid) -> tuple[int, int, in
     """(row0, row1, col0, col1) of the geometry's bounding box on ``grid`` (may exceed the grid)."""
     minx, miny, maxx, maxy = rasterio.features.bounds(geometry)
     inv = ~grid.transform
-    cols, rows = zip(*(inv * (x, y) for x, y in ((minx, maxy), (maxx, miny))))
-    rows, cols = [round(v, 6) for v in rows], [round(v, 6) for v in cols]  # reprojection noise must not add a pixel
+    cols, rows = zip(*(inv * (x, y) for x, y in ((minx, maxy), (maxx, miny))), strict=True)
+    rows, cols = tuple(round(v, 6) for v in rows), tuple(round(v, 6) for v in cols)  # reprojection noise must not add a pixel
     return (int(math.floor(min(rows))), int(math.ceil(max(rows))), int(math.floor(min(cols))), int(math.ceil(max(cols))))
 
 
@@ -199,10 +202,10 @@ def glacier_row(product: Product, inputs: GlacierInputs, classes: np.ndarray, *,
     outline = inputs.ids[box] > 0
     dem = inputs.dem[box].astype(np.float64)
     optical = inputs.optical[(slice(None), *box)]
-    px_area = smb_features.pixel_area(tuple(grid.transform)[:6])
-    hyp = smb_features.compute_hypsometry(dem, outline, pixel_area_m2=px_area, glacier=inputs.glacier.glacier_id,
+    px_area = glacier_features.pixel_area(tuple(grid.transform)[:6])
+    hyp = glacier_features.compute_hypsometry(dem, outline, pixel_area_m2=px_area, glacier=inputs.glacier.glacier_id,
                                           scene_id=product.product_id, date=product.date)
-    values = smb_features.compute_scene_features(classes, dem, outline, hypsometry=hyp, pixel_area_m2=px_area,
+    values = glacier_features.compute_scene_features(classes, dem, outline, hypsometry=hyp, pixel_area_m2=px_area,
                                                  optical=optical, sensor=product.sensor, scene_id=product.product_id)
     issues = list(values.issues)
     shape = shapely.geometry.shape(inputs.glacier.geometry)
@@ -219,7 +222,7 @@ def glacier_row(product: Product, inputs: GlacierInputs, classes: np.ndarray, *,
                 "snowline_norm": values.snowline_norm, "albedo": values.albedo,
                 "unobserved_fraction": values.unobserved_fraction, "pixel_area_m2": px_area,
                 "issues": "; ".join(issues),
-                **{f"area_{k}_m2": float(n * px_area) for k, n in zip(schema.CLASS_KEYS, counts)},
+                **{f"area_{k}_m2": float(n * px_area) for k, n in zip(schema.CLASS_KEYS, counts, strict=False)},
                 **{kind: str(path) for kind, path in outputs.items()}})
     return row
 

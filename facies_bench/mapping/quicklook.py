@@ -28,6 +28,7 @@ def false_colour(optical: np.ndarray, *, percentiles: tuple[float, float] = (2.0
 
     Args:
         optical: (6, H, W) reflectance in ``schema.OPTICAL_FEATURES`` order (NaN = nodata, shown black).
+        percentiles: lower and upper percentiles stretched to black and white.
     """
     names = schema.OPTICAL_FEATURES
     rgb = np.stack([optical[names.index(b)] for b in ("swir2", "nir", "red")], axis=-1).astype(np.float32)

@@ -7,6 +7,7 @@ Public API::
     PaperCNN, build_paper_cnn, count_parameters, import_keras_weights
 """
 
+from facies_bench.models import tiny as _tiny  # noqa: F401  (imported for its effect: registers the test_* models)
 from facies_bench.models._registry import (
     ModelEntry,
     collect_registrations,
@@ -21,7 +22,6 @@ from facies_bench.models.checkpoint import load_model, read_checkpoint, save_che
 from facies_bench.models.cnn_baseline import PaperCNN, build_paper_cnn, count_parameters
 from facies_bench.models.keras_import import import_keras_weights, load_norm_stats
 from facies_bench.models.wrapper import FaciesModel
-from facies_bench.models import tiny as _tiny  # registers the test_* models
 
 __all__ = [
     "FaciesModel", "ModelEntry", "PaperCNN", "build_paper_cnn", "collect_registrations", "count_parameters",

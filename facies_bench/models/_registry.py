@@ -30,12 +30,14 @@ import inspect
 import logging
 import sys
 import types
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from facies_bench import schema
 from facies_bench.errors import SubmissionError, UnknownNameError
+from facies_bench.recipe import check_recipe_overrides
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ KINDS = ("torch", "estimator")
 #: Prefix of the module names given to submission files loaded by :func:`import_submission`.
 SUBMISSION_MODULE_PREFIX = "facies_bench_submission_"
 
-_REGISTRY: dict[str, "ModelEntry"] = {}
+_REGISTRY: dict[str, ModelEntry] = {}
 _COLLECTORS: list[list[str]] = []
 _ENTRY_POINTS_LOADED = False
 
@@ -153,8 +155,6 @@ def register_model(name: str | Callable[..., Any] | None = None, *, kind: str | 
             raise SubmissionError(f"Model {key!r}: unknown kind {entry_kind!r}. Valid: {', '.join(KINDS)}.")
         overrides = dict(recipe or {})
         if overrides:
-            from facies_bench.training.recipe import check_recipe_overrides
-
             if entry_kind != "torch":
                 raise SubmissionError(f"Model {key!r} is an estimator; recipe overrides apply to torch models only (got {sorted(overrides)}).")
             check_recipe_overrides(overrides, source=f"recipe override of model {key!r}")
@@ -323,6 +323,8 @@ def import_submission(submission: str | Path) -> tuple[str, ...]:
                     raise SubmissionError(f"Submission file {text!r} does not exist; pass a .py file that registers a model.")
                 module_name = submission_module_name(path)
                 spec = importlib.util.spec_from_file_location(module_name, path.resolve())
+                if spec is None or spec.loader is None:
+                    raise SubmissionError(f"Submission file {text!r} cannot be imported as a Python module.")
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[module_name] = module
                 try:

@@ -78,7 +78,7 @@ def save_checkpoint(model: FaciesModel, path: str | os.PathLike, *, meta: dict[s
         "meta": merged_meta,
         "package_version": _package_version(),
         "torch_version": str(torch.__version__),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)

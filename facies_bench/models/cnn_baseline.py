@@ -13,6 +13,8 @@ The layer layout matches ``shared/reference/published_models/README.md`` so that
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -38,14 +40,14 @@ class _ELUFunction(torch.autograd.Function):
     """:func:`elu_exp` with ATen's ELU backward computed from the saved output."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
         y = elu_exp(x)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
         (y,) = ctx.saved_tensors
         return torch.ops.aten.elu_backward(grad, 1.0, 1, 1, True, y)
 
@@ -57,6 +59,7 @@ class FastELU(nn.ELU):
         super().__init__(alpha=1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """ELU, through the fused kernel when it applies."""
         if self.alpha != 1.0 or self.inplace or x.dtype not in (torch.float32, torch.bfloat16):
             return super().forward(x)
         if torch.is_grad_enabled() and x.requires_grad:
@@ -72,7 +75,7 @@ class _CentreAndPool(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, f: torch.Tensor, kernel: int, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(ctx: Any, f: torch.Tensor, kernel: int, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
         pooled, indices = torch.ops.aten.max_pool2d_with_indices(f, [kernel, kernel], [stride, stride], [0, 0], [1, 1], False)
         centre = f[:, :, f.shape[2] // 2, f.shape[3] // 2].clone()
         ctx.save_for_backward(f, indices)
@@ -82,7 +85,7 @@ class _CentreAndPool(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_centre: torch.Tensor, grad_pooled: torch.Tensor):
+    def backward(ctx: Any, grad_centre: torch.Tensor, grad_pooled: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         f, indices = ctx.saved_tensors
         k, s = ctx.kernel, ctx.stride
         grad = torch.ops.aten.max_pool2d_with_indices_backward(grad_pooled, f, [k, k], [s, s], [0, 0], [1, 1], False, indices)
@@ -121,6 +124,8 @@ class PaperCNN(nn.Module):
         super().__init__()
         self.in_channels = int(in_channels)
         self.n_classes = int(n_classes)
+        self.filters = int(filters)
+        self.hidden = int(hidden)
         self.scale1 = nn.Sequential(ConvBlock(in_channels, filters), ConvBlock(filters, filters), ConvBlock(filters, filters))
         self.pool = nn.MaxPool2d(kernel_size=3, stride=3)
         self.scale2 = nn.Sequential(ConvBlock(filters, filters), ConvBlock(filters, filters), ConvBlock(filters, filters))
@@ -145,6 +150,7 @@ class PaperCNN(nn.Module):
         return torch.cat([c1, c2, g], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (B, K) of the centre pixels of normalised (B, C, 33, 33) patches."""
         return self.head(self.features(x))
 
 
@@ -164,7 +170,7 @@ def reset_parameters_keras(module: nn.Module) -> None:
             m.reset_parameters()
 
 
-def build_paper_cnn(in_channels: int, n_classes: int = schema.N_CLASSES, **hparams) -> PaperCNN:
+def build_paper_cnn(in_channels: int, n_classes: int = schema.N_CLASSES, **hparams: Any) -> PaperCNN:
     """The paper's CNN (Fig. 3): 200,072 parameters for C = 11 (as Keras counts them)."""
     return PaperCNN(in_channels, n_classes, **hparams)
 
@@ -179,6 +185,6 @@ def count_parameters(module: nn.Module, *, trainable_only: bool = False) -> int:
     n = sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
     if not trainable_only:
         for m in module.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats:
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None and m.running_var is not None:
                 n += m.running_mean.numel() + m.running_var.numel()
     return n

@@ -6,9 +6,14 @@ An estimator entry of the registry is a class whose instances offer
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from facies_bench import schema
+
+if TYPE_CHECKING:  # training sits above models; for annotations only
+    from facies_bench.training.split import ArraySplit
 
 
 def centre_pixel_features(patches: np.ndarray) -> np.ndarray:
@@ -19,7 +24,7 @@ def centre_pixel_features(patches: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(patches[:, :, patches.shape[2] // 2, patches.shape[3] // 2], dtype=np.float32)
 
 
-def labelled(split) -> np.ndarray:
+def labelled(split: ArraySplit) -> np.ndarray:
     """Boolean mask of the samples of ``split`` that have a label (pruned samples are -1)."""
     return np.asarray(split.labels) >= 0
 

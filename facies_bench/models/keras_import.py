@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -86,7 +87,7 @@ def convert_keras_weights(layers: list[tuple[str, list[np.ndarray]]], *, source:
     """Build a :class:`PaperCNN` holding the given Keras tensors exactly."""
     kinds = tuple(_kind(t) for _, t in layers)
     if kinds != _LAYOUT:
-        msg = (f"{source}: weighted layers are {', '.join(f'{n}={k}' for (n, _), k in zip(layers, kinds))}; "
+        msg = (f"{source}: weighted layers are {', '.join(f'{n}={k}' for (n, _), k in zip(layers, kinds, strict=False))}; "
                f"the paper's CNN has 15 weighted layers in the order {', '.join(_LAYOUT)}.")
         raise ConversionError(msg)
     kernel = layers[0][1][0]
@@ -103,7 +104,9 @@ def convert_keras_weights(layers: list[tuple[str, list[np.ndarray]]], *, source:
             _copy(convs[i].bias, torch.from_numpy(b), source, kname)
             for dest, value in ((bns[i].weight, gamma), (bns[i].bias, beta), (bns[i].running_mean, mean), (bns[i].running_var, var)):
                 _copy(dest, torch.from_numpy(value), source, bname)
-        for layer, (dname, (k, b)) in zip(denses, layers[12:]):
+        for layer, (dname, (k, b)) in zip(denses, layers[12:], strict=False):
+            if not isinstance(layer, torch.nn.Linear):
+                raise TypeError(f"PaperCNN's head changed: expected a Linear layer, found {layer!r}.")
             _copy(layer.weight, torch.from_numpy(k).T, source, dname)
             _copy(layer.bias, torch.from_numpy(b), source, dname)
     return model.eval()
@@ -203,5 +206,5 @@ def import_keras_weights(path: str | os.PathLike, *, features: int | str | Seque
     meta = {"source": "keras", "keras_file": path.name, "keras_sha256": digest,
             "normalisation": "identity" if norm_stats is None else str(getattr(norm_stats, "path", norm_stats) if not isinstance(norm_stats, dict) else "dict")}
     return FaciesModel(backbone, features=names, feature_min=lo, feature_max=hi, model_name=MODEL_NAME,
-                       hparams={"filters": backbone.scale1[0][0].out_channels, "hidden": backbone.head[1].out_features},
+                       hparams={"filters": backbone.filters, "hidden": backbone.hidden},
                        builder=BUILDER, n_classes=backbone.n_classes, meta=meta).eval()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch import nn
@@ -9,6 +11,9 @@ from torch import nn
 from facies_bench import schema
 from facies_bench.models._registry import register_model
 from facies_bench.models.estimators import centre_pixel_features, expand_proba, labelled
+
+if TYPE_CHECKING:  # training sits above models; for annotations only
+    from facies_bench.training.split import ArraySplit
 
 
 class TinyCNN(nn.Module):
@@ -20,6 +25,7 @@ class TinyCNN(nn.Module):
         self.fc = nn.Linear(2 * width, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (B, K) of normalised (B, C, 33, 33) patches."""
         f = self.block(x)
         centre = f[:, :, f.shape[2] // 2, f.shape[3] // 2]
         return self.fc(torch.cat([centre, f.mean(dim=(2, 3))], dim=1))
@@ -41,7 +47,8 @@ class TestLogReg:
         self.max_iter = max_iter
         self.n_classes = n_classes
 
-    def fit(self, train, validation) -> "TestLogReg":
+    def fit(self, train: ArraySplit, validation: ArraySplit) -> TestLogReg:
+        """Fit a logistic regression on the centre-pixel features of ``train``."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
@@ -51,6 +58,7 @@ class TestLogReg:
         self.model_.fit(centre_pixel_features(train.patches[keep]), np.asarray(train.labels)[keep])
         return self
 
-    def predict_proba(self, split) -> np.ndarray:
+    def predict_proba(self, split: ArraySplit) -> np.ndarray:
+        """Class probabilities (N, K) of ``split``'s patches."""
         proba = self.model_.predict_proba(centre_pixel_features(split.patches))
         return expand_proba(proba, self.model_.classes_, self.n_classes)

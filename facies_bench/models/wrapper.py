@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import logging
-from typing import Any, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,27 +41,29 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
     computed in float64, so outputs agree with the unfolded module to float32 rounding.
     ``module`` itself is not modified; without any such pair it is returned as is.
     """
-    def pairs(root: nn.Module):
+    def pairs(root: nn.Module) -> Iterator[tuple[nn.Sequential, str, nn.Conv2d, nn.BatchNorm2d]]:
         for seq in root.modules():
             if isinstance(seq, nn.Sequential):
                 names = list(seq._modules)
-                for a, b in zip(names, names[1:]):
+                for a, b in itertools.pairwise(names):
                     conv, bn = seq._modules[a], seq._modules[b]
                     if (type(conv) is nn.Conv2d and type(bn) is nn.BatchNorm2d and bn.running_var is not None
                             and conv.out_channels == bn.num_features):
-                        yield seq, a, b
+                        yield seq, b, conv, bn
 
     if next(pairs(module), None) is None:
         return module
     folded = copy.deepcopy(module)
     with torch.no_grad():
-        for seq, a, b in list(pairs(folded)):
-            conv, bn = seq._modules[a], seq._modules[b]
-            scale = torch.rsqrt(bn.running_var.double() + bn.eps)
+        for seq, b, conv, bn in list(pairs(folded)):
+            running_mean, running_var = bn.running_mean, bn.running_var
+            if running_mean is None or running_var is None:  # pairs() yields only layers with running statistics
+                continue
+            scale = torch.rsqrt(running_var.double() + bn.eps)
             if bn.weight is not None:
                 scale = scale * bn.weight.double()
             bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
-            bias = (bias - bn.running_mean.double()) * scale + (bn.bias.double() if bn.bias is not None else 0.0)
+            bias = (bias - running_mean.double()) * scale + (bn.bias.double() if bn.bias is not None else 0.0)
             weight = conv.weight.double() * scale.view(-1, 1, 1, 1)
             conv.weight.copy_(weight.to(conv.weight.dtype))
             if conv.bias is None:
@@ -97,6 +101,12 @@ class FaciesModel(nn.Module):
     is only shifted.
     """
 
+    # Buffers (registered in __init__), declared for type checkers.
+    feature_min: torch.Tensor
+    feature_max: torch.Tensor
+    _scale: torch.Tensor
+    _shift: torch.Tensor
+
     def __init__(self, backbone: nn.Module, *, features: Sequence[str], feature_min: Sequence[float] | np.ndarray | None = None,
                  feature_max: Sequence[float] | np.ndarray | None = None, model_name: str | None = None,
                  hparams: dict[str, Any] | None = None, builder: str | None = None, n_classes: int = schema.N_CLASSES,
@@ -131,7 +141,7 @@ class FaciesModel(nn.Module):
     @classmethod
     def from_registry(cls, name: str, *, features: int | str | Sequence[str], store: Any = None,
                       feature_min: Sequence[float] | None = None, feature_max: Sequence[float] | None = None,
-                      seed: int | None = None, hparams: dict[str, Any] | None = None, meta: dict[str, Any] | None = None) -> "FaciesModel":
+                      seed: int | None = None, hparams: dict[str, Any] | None = None, meta: dict[str, Any] | None = None) -> FaciesModel:
         """Build a registered torch model and wrap it.
 
         Args:
@@ -140,6 +150,8 @@ class FaciesModel(nn.Module):
             store: a :class:`~facies_bench.data.store.FaciesStore` giving the normalisation
                 (its global per-feature min/max for ``features``); or pass ``feature_min`` /
                 ``feature_max``; or neither for identity normalisation.
+            feature_min: per-feature minima of ``features`` (instead of ``store``).
+            feature_max: per-feature maxima of ``features`` (instead of ``store``).
             seed: seeds the backbone's initialisation (the global torch RNG is restored after).
             hparams: override the entry's default hyperparameters.
             meta: provenance kept in checkpoints.
@@ -165,6 +177,7 @@ class FaciesModel(nn.Module):
     # ------------------------------------------------------------------------------------
     @property
     def in_channels(self) -> int:
+        """Number of input features."""
         return len(self.features)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
@@ -209,7 +222,8 @@ class FaciesModel(nn.Module):
         dev = torch.device(device) if device is not None else next(self.parameters(), self.feature_min).device
         data = torch.as_tensor(patches)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
-        net, dtype, ctx, chunk = self.backbone, torch.float32, autocast_context(dev, precision), int(batch_size)
+        net: Callable[..., torch.Tensor] = self.backbone
+        dtype, ctx, chunk = torch.float32, autocast_context(dev, precision), int(batch_size)
         compiled = False
         if dev.type == "cpu" and not self.backbone.training:
             dtype = torch.bfloat16 if precision == "bf16" else torch.float32
@@ -231,9 +245,11 @@ class FaciesModel(nn.Module):
 
     def _inference_net(self, dtype: torch.dtype, device: torch.device, fmt: torch.memory_format, compile: bool, *,
                        chunk: int = INFERENCE_CHUNK, size: tuple[int, ...] = (schema.PATCH_SIZE, schema.PATCH_SIZE)
-                       ) -> tuple[nn.Module, bool]:
-        """The folded (and optionally compiled) inference copy of the backbone, and whether it is
-        compiled.  A compiled copy, or a failed attempt, is remembered until the weights change."""
+                       ) -> tuple[Callable[..., torch.Tensor], bool]:
+        """The folded (and optionally compiled) inference copy of the backbone, and whether it is compiled.
+
+        A compiled copy, or a failed attempt, is remembered until the weights change.
+        """
         key = None
         if compile:
             try:
@@ -247,16 +263,19 @@ class FaciesModel(nn.Module):
         net = fold_batchnorm(self.backbone)
         if dtype == torch.bfloat16:
             net = (copy.deepcopy(net) if net is self.backbone else net).to(torch.bfloat16)
-        net = net.to(device, memory_format=fmt)
+        # Module.to accepts memory_format (torch docs), which its typing overloads leave out.
+        net = net.to(device, memory_format=fmt)  # type: ignore[call-overload]
         if not compile or (key is not None and self.__dict__.get("_compiled_inference", (None,))[0] == key):
             return net, False  # not asked for, or compiling these weights failed before
-        compiled = torch.compile(net, dynamic=False)
+        compiled: Callable[..., torch.Tensor] | None = None
+        candidate = torch.compile(net, dynamic=False)
         try:
             with torch.inference_mode():
-                compiled(torch.zeros((chunk, self.in_channels, *size), dtype=dtype, device=device).contiguous(memory_format=fmt))
+                candidate(torch.zeros((chunk, self.in_channels, *size), dtype=dtype, device=device).contiguous(memory_format=fmt))
         except Exception as exc:  # Inductor needs a working C++ toolchain; fall back rather than fail
             log.warning("torch.compile failed (%s: %s); predicting with the eager inference copy.", type(exc).__name__, exc)
-            compiled = None
+        else:
+            compiled = candidate
         if key is not None:
             self.__dict__["_compiled_inference"] = (key, compiled)  # not a submodule: stays out of state_dict
         return (net, False) if compiled is None else (compiled, True)
@@ -289,4 +308,5 @@ class FaciesModel(nn.Module):
         return state
 
     def extra_repr(self) -> str:
+        """Model name, features and normalisation, for ``repr``."""
         return f"model_name={self.model_name!r}, features={list(self.features)}, normalised_input={self.normalised_input}"

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import rasterio
@@ -23,7 +23,7 @@ import rasterio.warp
 from rasterio.enums import Resampling
 
 from facies_bench.errors import RasterError
-from facies_bench.mapping.io import RasterGrid
+from facies_bench.raster import RasterGrid
 
 log = logging.getLogger(__name__)
 

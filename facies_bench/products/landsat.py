@@ -150,8 +150,8 @@ def acquisition_time(date: str | None, time: str | None, *, path: str) -> dt.dat
     if time:
         m = re.match(r"(\d{1,2}):(\d{2}):(\d{2})", str(time))
         if m:
-            hms = tuple(int(g) for g in m.groups())
-    return dt.datetime(day.year, day.month, day.day, *hms, tzinfo=dt.timezone.utc)
+            hms = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    return dt.datetime(day.year, day.month, day.day, *hms, tzinfo=dt.UTC)
 
 
 def read_landsat_scene(path: str | os.PathLike, *, mtl: str | os.PathLike | None = None) -> Product:
@@ -181,7 +181,7 @@ def read_landsat_scene(path: str | os.PathLike, *, mtl: str | os.PathLike | None
     found: dict[str, BandSource] = {}
     problems: list[str] = []
     band_ids = sensor_band_ids(sensor)
-    for name, band in zip(schema.OPTICAL_FEATURES, band_ids):
+    for name, band in zip(schema.OPTICAL_FEATURES, band_ids, strict=True):
         n = int(band.lstrip("Bb"))
         file_name = _get(meta, "PRODUCT_CONTENTS", f"FILE_NAME_BAND_{n}")
         gain = _num(meta, "LEVEL1_RADIOMETRIC_RESCALING", f"REFLECTANCE_MULT_BAND_{n}", path=mtl_path)

@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import rasterio.warp
@@ -110,9 +111,10 @@ def read_glacier_outlines(path: str | os.PathLike, *, crs: CRS | None = None,
     path = Path(path)
     src_crs = file_crs(path)
     crs = crs or src_crs
-    bbox = None
-    if bounds is not None:
-        bbox = tuple(rasterio.warp.transform_bounds(crs, src_crs, *bounds, densify_pts=21)) if crs != src_crs else tuple(bounds)
+    bbox = bounds
+    if bounds is not None and crs != src_crs:
+        left, bottom, right, top = rasterio.warp.transform_bounds(crs, src_crs, *bounds, densify_pts=21)
+        bbox = (left, bottom, right, top)
     meta, geometry, names, fields = _read(path, bbox=bbox)
     id_field, name_field = _field(names, ID_FIELDS), _field(names, NAME_FIELDS)
     ids = fields[names.index(id_field)] if id_field else None

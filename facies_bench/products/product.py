@@ -28,9 +28,10 @@ import datetime as dt
 import logging
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -41,7 +42,7 @@ from rasterio.windows import Window
 
 from facies_bench import schema
 from facies_bench.errors import RasterError
-from facies_bench.mapping.io import RasterGrid
+from facies_bench.raster import RasterGrid
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ def read_band_dn(band: BandSource, grid: RasterGrid, window: Window, *, what: st
             raise RasterError(f"{what}: band file {band.href!r} has no georeferencing (CRS); cannot place it on the product grid.")
         same = (src.crs == grid.crs and src.width == grid.width and src.height == grid.height
                 and all(math.isclose(a, b, abs_tol=1e-6 * grid.pixel_size)
-                        for a, b in zip(tuple(src.transform)[:6], tuple(grid.transform)[:6])))
+                        for a, b in zip(tuple(src.transform)[:6], tuple(grid.transform)[:6], strict=True)))
         if same:
             dn = src.read(1, window=window, boundless=True, fill_value=band.nodata[0] if band.nodata else 0).astype(np.float32)
             invalid = np.zeros(dn.shape, bool)
@@ -237,7 +238,7 @@ def window_grid(grid: RasterGrid, window: Window) -> RasterGrid:
 
 def require_bands(found: dict[str, BandSource], *, where: str, looked_for: Sequence[str]) -> tuple[BandSource, ...]:
     """The six bands in order, or a one-line error naming the product and the missing bands."""
-    missing = [f"{name} ({hint})" for name, hint in zip(schema.OPTICAL_FEATURES, looked_for) if name not in found]
+    missing = [f"{name} ({hint})" for name, hint in zip(schema.OPTICAL_FEATURES, looked_for, strict=True) if name not in found]
     if missing:
         raise RasterError(f"{where} lacks band(s) {', '.join(missing)}; the mapper needs blue, green, red, nir, swir1 and swir2.")
     return tuple(found[name] for name in schema.OPTICAL_FEATURES)

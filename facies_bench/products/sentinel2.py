@@ -28,15 +28,15 @@ import datetime as dt
 import logging
 import os
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterable
 
 from rasterio.crs import CRS
 from rasterio.transform import Affine
 
 from facies_bench.errors import RasterError
-from facies_bench.mapping.io import RasterGrid
 from facies_bench.products.product import BandSource, Product, check_sun, require_bands, sensor_band_ids
+from facies_bench.raster import RasterGrid
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _iter(root: ET.Element, name: str) -> Iterable[ET.Element]:
+def _iter(root: ET.Element, name: str) -> Iterator[ET.Element]:
     return (el for el in root.iter() if _local(el.tag) == name)
 
 
@@ -153,10 +153,11 @@ def _grid(tile_root: ET.Element, *, path: Path) -> RasterGrid:
     if code is None or size is None or pos is None:
         raise RasterError(f"{str(path)!r} lacks Tile_Geocoding (HORIZONTAL_CS_CODE, Size and Geoposition at resolution 10).")
     try:
-        nrows, ncols = int(_text(size, "NROWS")), int(_text(size, "NCOLS"))
-        ulx, uly = float(_text(pos, "ULX")), float(_text(pos, "ULY"))
-        xdim, ydim = float(_text(pos, "XDIM")), float(_text(pos, "YDIM"))
-    except (TypeError, ValueError):
+        # a missing element reads as "", which int() and float() reject like any non-number
+        nrows, ncols = int(_text(size, "NROWS") or ""), int(_text(size, "NCOLS") or "")
+        ulx, uly = float(_text(pos, "ULX") or ""), float(_text(pos, "ULY") or "")
+        xdim, ydim = float(_text(pos, "XDIM") or ""), float(_text(pos, "YDIM") or "")
+    except ValueError:
         raise RasterError(f"{str(path)!r}: the 10 m Size/Geoposition elements are incomplete or not numbers.") from None
     return RasterGrid(crs=CRS.from_user_input(code), transform=Affine(xdim, 0.0, ulx, 0.0, ydim, uly), width=ncols, height=nrows)
 
@@ -168,7 +169,7 @@ def _time(value: str | None, *, path: Path) -> dt.datetime:
         t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise RasterError(f"{str(path)!r}: acquisition time {value!r} is not an ISO date-time.") from None
-    return t.astimezone(dt.timezone.utc) if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+    return t.astimezone(dt.UTC) if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
 def read_sentinel2_safe(path: str | os.PathLike) -> Product:
@@ -205,7 +206,7 @@ def read_sentinel2_safe(path: str | os.PathLike) -> Product:
     files = _band_files(root, safe, granule)
     wanted = [b if len(b) == 3 else f"B{int(b[1:]):02d}" for b in sensor_band_ids("Sentinel-2")]
     found = {}
-    for name, band in zip(("blue", "green", "red", "nir", "swir1", "swir2"), wanted):
+    for name, band in zip(("blue", "green", "red", "nir", "swir1", "swir2"), wanted, strict=True):
         f = files.get(band)
         if f is not None and f.is_file():
             found[name] = BandSource(name=name, href=str(f), band_id=band, gain=1.0 / quant,

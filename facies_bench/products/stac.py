@@ -196,7 +196,7 @@ def read_stac_item(source: str | os.PathLike) -> Product:
             gain, offset = float(resc[f"REFLECTANCE_MULT_BAND_{n}"]), float(resc[f"REFLECTANCE_ADD_BAND_{n}"])
         found[role] = BandSource(name=role, href=href, band_id=key, gain=gain, offset=offset,
                                  nodata=() if nodata is None else (float(nodata),))
-    looked = [f"asset {'/'.join(COMMON_KEYS[r])} or {b}" for r, b in zip(schema.OPTICAL_FEATURES, sensor_band_ids(sensor))]
+    looked = [f"asset {'/'.join(COMMON_KEYS[r])} or {b}" for r, b in zip(schema.OPTICAL_FEATURES, sensor_band_ids(sensor), strict=True)]
     bands = require_bands(found, where=f"STAC item {source!r}", looked_for=looked)
     finest = None
     for band in bands:
@@ -205,10 +205,12 @@ def read_stac_item(source: str | os.PathLike) -> Product:
                 raise RasterError(f"STAC item {source!r}: asset {band.href!r} has no CRS.")
             if finest is None or abs(src.transform.a) < abs(finest[0].a):
                 finest = (src.transform, src.width, src.height, src.crs)
+    if finest is None:  # require_bands returned at least one band
+        raise RasterError(f"STAC item {source!r} has no optical bands.")
     grid = grid_at_resolution(*finest[:3], finest[3], resolution=min(TARGET_RESOLUTION, abs(finest[0].a)))
     acquired = item.datetime or dt.datetime.fromisoformat(str(props.get("start_datetime")).replace("Z", "+00:00"))
-    acquired = acquired if acquired.tzinfo else acquired.replace(tzinfo=dt.timezone.utc)
+    acquired = acquired if acquired.tzinfo else acquired.replace(tzinfo=dt.UTC)
     meta = {"stac_item": source, "processing_baseline": str(props.get("s2:processing_baseline") or "")}
-    return Product(product_id=item.id, sensor=sensor, acquired=acquired.astimezone(dt.timezone.utc), grid=grid,
+    return Product(product_id=item.id, sensor=sensor, acquired=acquired.astimezone(dt.UTC), grid=grid,
                    sun_azimuth=az, sun_elevation=el, bands=bands, sun_correction=sensor != "Sentinel-2",
                    source=source, metadata=meta)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _atomic(path: Path, write) -> Path:
+def _atomic(path: Path, write: Callable[[Path], object]) -> Path:
     with atomic_path(path, suffix=path.suffix) as tmp:
         write(tmp)
     return path

@@ -4,9 +4,10 @@ Public API::
 
     ProtocolConfig, protocol_split, check_glacier_folds, load_submission, Submission,
     WorkUnit, run_unit, LocalExecutor, RayExecutor, ProgressReporter, run_protocol, merge_run,
-    RunResult, describe_hardware
+    RunResult, RunDir, describe_hardware
 """
 
+from facies_bench.protocol._io import RunDir
 from facies_bench.protocol.config import ProtocolConfig, parse_folds
 from facies_bench.protocol.executors import LocalExecutor, ProgressReporter, RayExecutor, UnitOutcome, make_executor
 from facies_bench.protocol.provenance import describe_hardware, package_version
@@ -16,7 +17,7 @@ from facies_bench.protocol.submission import Submission, SubmissionRef, load_sub
 from facies_bench.protocol.units import StoreRef, UnitEnvironment, WorkUnit, check_probabilities, run_unit
 
 __all__ = [
-    "LocalExecutor", "ProgressReporter", "ProtocolConfig", "ProtocolSplit", "RayExecutor", "RunResult", "StoreRef",
+    "LocalExecutor", "ProgressReporter", "ProtocolConfig", "ProtocolSplit", "RayExecutor", "RunDir", "RunResult", "StoreRef",
     "Submission", "SubmissionRef", "UnitEnvironment", "UnitOutcome", "WorkUnit", "check_glacier_folds",
     "check_probabilities", "describe_hardware", "load_submission", "make_executor", "merge_run", "missing_units",
     "package_version", "parse_folds", "plan_units", "protocol_split", "run_protocol", "run_unit",

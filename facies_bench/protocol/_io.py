@@ -12,9 +12,12 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from facies_bench.atomic import atomic_write_bytes, is_url
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["RunDir", "atomic_write_bytes", "dumps_json", "frame_to_parquet_bytes", "is_url"]
 
@@ -37,7 +40,7 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def frame_to_parquet_bytes(frame) -> bytes:
+def frame_to_parquet_bytes(frame: pd.DataFrame) -> bytes:
     buf = io.BytesIO()
     frame.to_parquet(buf, index=False)
     return buf.getvalue()
@@ -58,7 +61,7 @@ class RunDir:
         self._fs = None
 
     @property
-    def fs(self):
+    def fs(self) -> Any:
         if self._fs is None:
             from fsspec.core import url_to_fs
 
@@ -88,7 +91,7 @@ class RunDir:
     def read_json(self, rel: str) -> Any:
         return json.loads(self.read_bytes(rel))
 
-    def read_parquet(self, rel: str):
+    def read_parquet(self, rel: str) -> pd.DataFrame:
         import pandas as pd
 
         return pd.read_parquet(io.BytesIO(self.read_bytes(rel)))
@@ -103,7 +106,7 @@ class RunDir:
     def write_json(self, rel: str, obj: Any) -> None:
         self.write_bytes(rel, dumps_json(obj))
 
-    def write_parquet(self, rel: str, frame) -> None:
+    def write_parquet(self, rel: str, frame: pd.DataFrame) -> None:
         self.write_bytes(rel, frame_to_parquet_bytes(frame))
 
     def remove_tree(self, rel: str) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from facies_bench import schema
 from facies_bench.errors import InvalidValueError, UnknownNameError
+from facies_bench.recipe import TrainingRecipe
 
 #: Executors understood by :func:`facies_bench.protocol.run_protocol`.
 EXECUTORS = ("local", "ray")
@@ -106,7 +108,7 @@ class ProtocolConfig:
             raise InvalidValueError(f"Resources per unit must be positive: cpus={self.cpus_per_unit!r}, gpus={self.gpus_per_unit!r}.")
 
     @classmethod
-    def from_options(cls, *, features: int | str = 4, seed: int = 0, n_seeds: int = 1, **kwargs: Any) -> "ProtocolConfig":
+    def from_options(cls, *, features: int | str = 4, seed: int = 0, n_seeds: int = 1, **kwargs: Any) -> ProtocolConfig:
         """Build a config from CLI-style options: ``seed`` and ``n_seeds`` give ``seed .. seed+n_seeds-1``."""
         if n_seeds < 1:
             raise InvalidValueError(f"--seeds must be at least 1, got {n_seeds}.")
@@ -117,7 +119,7 @@ class ProtocolConfig:
         """The paper's feature set id (1-4) of ``features``, or None for a custom list."""
         return schema.feature_set_id(self.features)
 
-    def recipe(self, submission_overrides: Mapping[str, Any] | None = None):
+    def recipe(self, submission_overrides: Mapping[str, Any] | None = None) -> TrainingRecipe:
         """The :class:`~facies_bench.training.TrainingRecipe` of this run.
 
         The quick or paper recipe, then the submission's own overrides (its registry entry's
@@ -136,6 +138,7 @@ class ProtocolConfig:
         return base.replace(**overrides)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the configuration."""
         out = asdict(self)
         out["features"] = list(self.features)
         out["feature_set"] = self.feature_set
@@ -143,4 +146,5 @@ class ProtocolConfig:
         return out
 
     def to_json(self) -> str:
+        """The configuration as canonical JSON (sorted keys)."""
         return json.dumps(self.to_dict(), sort_keys=True)

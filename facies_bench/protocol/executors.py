@@ -1,5 +1,7 @@
-"""Executors run work units: ``local`` (in this process, one after another) or ``ray`` (a Ray task
-per unit with the requested CPUs / GPUs, on a local Ray instance or a cluster).
+"""Executors run work units: ``local`` (in this process) or ``ray`` (one Ray task per unit).
+
+``local`` runs the units one after another; ``ray`` gives each task the requested CPUs / GPUs,
+on a local Ray instance or a cluster.
 
 A failing unit never stops the others: every unit yields a :class:`UnitOutcome` with its status
 and, on failure, the error and traceback.  Completed units are skipped, so running the same plan
@@ -13,8 +15,9 @@ import logging
 import math
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from facies_bench.errors import FaciesBenchError
 from facies_bench.protocol.units import UnitEnvironment, WorkUnit, run_unit
@@ -49,9 +52,11 @@ class UnitOutcome:
 
     @property
     def ok(self) -> bool:
+        """Whether the unit completed or was already complete."""
         return self.status != "failed"
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the outcome."""
         return {"unit_id": self.unit.unit_id, "label": self.unit.label, "status": self.status, "error": self.error,
                 "error_type": self.error_type, "wall_time_s": round(self.wall_time_s, 3)}
 
@@ -132,7 +137,7 @@ def _ray_unit_task(unit_data: dict[str, Any], env: UnitEnvironment) -> dict[str,
             "traceback": outcome.traceback, "wall_time_s": outcome.wall_time_s}
 
 
-def import_ray():
+def import_ray() -> Any:
     """Import Ray or explain how to install it."""
     try:
         import ray
@@ -206,7 +211,7 @@ class RayExecutor:
 
 
 def make_executor(name: str, *, ray_address: str | None = None, cpus_per_unit: float | None = None,
-                  gpus_per_unit: float = 0.0):
+                  gpus_per_unit: float = 0.0) -> LocalExecutor | RayExecutor:
     """The executor called ``name`` (``local`` or ``ray``)."""
     if name == "local":
         return LocalExecutor(num_threads=math.ceil(cpus_per_unit) if cpus_per_unit else None)

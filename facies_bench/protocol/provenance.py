@@ -51,7 +51,7 @@ def describe_hardware() -> dict[str, Any]:
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        usable = os.cpu_count()
+        usable = os.cpu_count() or 1
     memory_gib = None
     try:
         memory_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
@@ -76,4 +76,4 @@ def describe_hardware() -> dict[str, Any]:
 
 def utc_now() -> str:
     """Current time as an ISO 8601 UTC string (seconds)."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")

@@ -13,8 +13,9 @@ import hashlib
 import logging
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,14 +23,25 @@ from facies_bench import schema
 from facies_bench.data.store import FaciesStore
 from facies_bench.errors import IncompleteRunError, SubmissionError, UnknownNameError
 from facies_bench.evaluation.metric_table import SUMMARY_VERSION
-from facies_bench.protocol._io import RunDir, is_url
+from facies_bench.protocol._io import RunDir, frame_to_parquet_bytes, is_url
 from facies_bench.protocol.config import ProtocolConfig
 from facies_bench.protocol.executors import LocalExecutor, ProgressReporter, UnitOutcome, make_executor
 from facies_bench.protocol.provenance import describe_hardware, package_version, utc_now
 from facies_bench.protocol.splits import check_glacier_folds
 from facies_bench.protocol.submission import Submission, load_submission
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from facies_bench.evaluation.report import EvaluationReport
+
 from facies_bench.protocol.units import (
-    UNIT_FILE, StoreRef, UnitEnvironment, WorkUnit, is_unit_complete, unit_dir,
+    UNIT_FILE,
+    StoreRef,
+    UnitEnvironment,
+    WorkUnit,
+    is_unit_complete,
+    unit_dir,
 )
 
 log = logging.getLogger(__name__)
@@ -59,10 +71,12 @@ class RunResult:
 
     @property
     def result_path(self) -> str:
+        """Path or URL of the run's ``result.json``."""
         return f"{self.run_dir.rstrip('/')}/{RESULT_FILE}"
 
     @property
     def n_trained(self) -> int:
+        """Units trained by this call."""
         return sum(o.status == "completed" for o in self.outcomes)
 
 
@@ -99,8 +113,8 @@ def _mean_std(values: list[Any]) -> tuple[Any, Any]:
         pairs = {k: _mean_std([v.get(k) if isinstance(v, dict) else None for v in values]) for k in keys}
         return {k: p[0] for k, p in pairs.items()}, {k: p[1] for k, p in pairs.items()}
     if isinstance(first, (list, tuple)):
-        pairs = [_mean_std([v[i] if isinstance(v, (list, tuple)) and i < len(v) else None for v in values]) for i in range(len(first))]
-        return [p[0] for p in pairs], [p[1] for p in pairs]
+        columns = [_mean_std([v[i] if isinstance(v, (list, tuple)) and i < len(v) else None for v in values]) for i in range(len(first))]
+        return [p[0] for p in columns], [p[1] for p in columns]
     arr = np.asarray([float(v) for v in present if isinstance(v, (int, float)) and math.isfinite(float(v))])
     if arr.size == 0:
         return None, None
@@ -138,8 +152,8 @@ def _incomplete_error(rd: RunDir, missing: list[WorkUnit], units: Sequence[WorkU
     return err
 
 
-def _evaluate(rd: RunDir, store: FaciesStore, frame, val_frame, *, pred_rel: str, val_rel: str, variant: str,
-              seed: int, n_bootstrap: int, report_rel: str):
+def _evaluate(rd: RunDir, store: FaciesStore, frame: pd.DataFrame, val_frame: pd.DataFrame, *, pred_rel: str,
+              val_rel: str, variant: str, seed: int, n_bootstrap: int, report_rel: str) -> EvaluationReport:
     from facies_bench.evaluation import evaluate_predictions
 
     local = not rd.is_url
@@ -175,7 +189,8 @@ def merge_run(run_dir: str | RunDir, store: FaciesStore, *, submission: Submissi
     variant = store.resolve_variant(config.variant)
     cleaned = cleaned_variant_for(store, variant)
     records = {u.unit_id: rd.read_json(f"{unit_dir(u.unit_id)}/{UNIT_FILE}") for u in units}
-    predictions, validation_predictions = {}, {}
+    predictions: dict[str, Any] = {}
+    validation_predictions: dict[str, Any] = {}
     per_seed_raw: dict[str, Any] = {}
     per_seed_clean: dict[str, Any] = {}
     reports: dict[int, dict[str, Any]] = {}
@@ -185,12 +200,10 @@ def merge_run(run_dir: str | RunDir, store: FaciesStore, *, submission: Submissi
         val = pd.concat([rd.read_parquet(f"{unit_dir(u.unit_id)}/validation.parquet") for u in seed_units], ignore_index=True)
         pred_rel, val_rel = f"predictions/seed{seed}.parquet", f"validation_predictions/seed{seed}.parquet"
         for rel, frame, target in ((pred_rel, test, predictions), (val_rel, val, validation_predictions)):
-            from facies_bench.protocol._io import frame_to_parquet_bytes
-
             payload = frame_to_parquet_bytes(frame)
             rd.write_bytes(rel, payload)
             target[str(seed)] = {"path": rel, "sha256": hashlib.sha256(payload).hexdigest(), "n_rows": int(len(frame))}
-        common = dict(pred_rel=pred_rel, val_rel=val_rel, seed=seed, n_bootstrap=config.n_bootstrap)
+        common: dict[str, Any] = dict(pred_rel=pred_rel, val_rel=val_rel, seed=seed, n_bootstrap=config.n_bootstrap)
         raw_report = _evaluate(rd, store, test, val, variant="raw", report_rel=f"report/seed{seed}/raw", **common)
         per_seed_raw[str(seed)] = raw_report.summary()
         reports[seed] = {"unpruned": raw_report, "cleaned": None}

@@ -26,6 +26,7 @@ SOURCE_KINDS = ("file", "module", "registered")
 
 
 def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 digest of ``data``."""
     return hashlib.sha256(data).hexdigest()
 
 
@@ -49,7 +50,7 @@ class SubmissionRef:
     filename: str | None = None
     text: str | None = field(default=None, repr=False)
 
-    def load(self) -> "Submission":
+    def load(self) -> Submission:
         """Load the submission in this process (idempotent) and check it is the same one."""
         if self.source_kind == "file":
             path = Path(self.source)
@@ -106,12 +107,14 @@ class Submission:
         return f"{self.source!r} (model {self.model_name!r})"
 
     def ref(self) -> SubmissionRef:
+        """A picklable reference from which a worker reloads the submission."""
         text = Path(self.path).read_text(encoding="utf-8") if self.source_kind == "file" and self.path else None
-        return SubmissionRef(source=self.path if self.source_kind == "file" else self.source,
+        return SubmissionRef(source=self.path if self.source_kind == "file" and self.path else self.source,
                              source_kind=self.source_kind, model_name=self.model_name, sha256=self.sha256,
                              filename=Path(self.path).name if self.path else None, text=text)
 
     def describe(self) -> dict[str, Any]:
+        """The ``model`` block of ``result.json``."""
         return {"name": self.model_name, "kind": self.kind, "submission": self.source,
                 "submission_sha256": self.sha256, "hparams": dict(self.entry.hparams),
                 "recipe_overrides": dict(self.entry.recipe)}

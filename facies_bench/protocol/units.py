@@ -20,19 +20,23 @@ import json
 import logging
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from facies_bench import schema
 from facies_bench.data.store import FaciesStore, open_store
 from facies_bench.errors import FaciesBenchError, SubmissionError, UnknownNameError
-from facies_bench.protocol._io import RunDir, is_url
+from facies_bench.protocol._io import RunDir, frame_to_parquet_bytes, is_url
 from facies_bench.protocol.provenance import describe_hardware, package_version, utc_now
 from facies_bench.protocol.splits import protocol_split
 from facies_bench.protocol.submission import Submission, SubmissionRef
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +87,7 @@ class WorkUnit:
 
     @property
     def unit_id(self) -> str:
+        """Content address of the unit: a hash of everything that determines its outputs."""
         canonical = json.dumps(self.key(), sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
@@ -93,13 +98,16 @@ class WorkUnit:
 
     @property
     def feature_set(self) -> int | None:
+        """Feature set 1-4, or None for a custom feature list."""
         return schema.feature_set_id(self.features)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the unit, with its id."""
         return {"unit_id": self.unit_id, **self.key(), "feature_set": self.feature_set}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "WorkUnit":
+    def from_dict(cls, data: Mapping[str, Any]) -> WorkUnit:
+        """Rebuild a unit from :meth:`to_dict`'s output."""
         return cls(submission_sha256=data["submission_sha256"], model_name=data["model_name"],
                    store_hash=data["store_hash"], variant=data["variant"], features=tuple(data["features"]),
                    test_fold=int(data["test_fold"]), seed=int(data["seed"]), recipe=data.get("recipe"),
@@ -136,6 +144,7 @@ class UnitEnvironment:
 
 
 def unit_dir(unit_id: str) -> str:
+    """Folder of a unit inside the run directory."""
     return f"units/{unit_id}"
 
 
@@ -188,7 +197,7 @@ def check_probabilities(proba: Any, n: int, *, submission: str, where: str) -> n
     return arr / sums[:, None]
 
 
-def predictions_frame(sample_id: np.ndarray, proba: np.ndarray, *, column: str, fold: int):
+def predictions_frame(sample_id: np.ndarray, proba: np.ndarray, *, column: str, fold: int) -> pd.DataFrame:
     """A predictions DataFrame: sample_id, the eight ``p_*`` columns, then ``column`` = ``fold``."""
     import pandas as pd
 
@@ -227,7 +236,7 @@ class _Splits:
     test: Any
 
 
-def load_unit_splits(store: FaciesStore, unit: WorkUnit):
+def load_unit_splits(store: FaciesStore, unit: WorkUnit) -> _Splits:
     """Read a unit's train / validation / test folds into RAM as ``ArraySplit`` objects.
 
     Training and validation carry the unit's label variant (pruned samples have label -1 and are
@@ -291,7 +300,8 @@ def _run_torch(submission: Submission, unit: WorkUnit, store: FaciesStore, data:
     return model, p_test, p_val, info
 
 
-def _run_estimator(submission: Submission, unit: WorkUnit, data: _Splits, where: str) -> tuple[Any, np.ndarray, np.ndarray, dict[str, Any]]:
+def run_estimator(submission: Submission, unit: WorkUnit, data: _Splits, where: str) -> tuple[Any, np.ndarray, np.ndarray, dict[str, Any]]:
+    """Fit an estimator submission on one unit's splits: (estimator, test probabilities, validation probabilities, info)."""
     from facies_bench.models import create_model
 
     entry = submission.entry
@@ -310,7 +320,7 @@ def _run_estimator(submission: Submission, unit: WorkUnit, data: _Splits, where:
         p_test = estimator.predict_proba(data.test)
         p_val = estimator.predict_proba(data.validation)
     n_params = getattr(estimator, "n_parameters", None)
-    info = {"n_parameters": int(n_params) if isinstance(n_params, (int, np.integer)) else None,
+    info: dict[str, Any] = {"n_parameters": int(n_params) if isinstance(n_params, (int, np.integer)) else None,
             "best_epoch": None, "best_val_miou": None, "train_time_s": float(train_time), "device": "cpu", "history": []}
     return estimator, p_test, p_val, info
 
@@ -356,7 +366,7 @@ def run_unit(unit: WorkUnit, env: UnitEnvironment, *, on_epoch: EpochCallback | 
         if submission.kind == "torch":
             model, p_test, p_val, info = _run_torch(submission, unit, store, data, where, env.num_threads, on_epoch)
         else:
-            model, p_test, p_val, info = _run_estimator(submission, unit, data, where)
+            model, p_test, p_val, info = run_estimator(submission, unit, data, where)
     p_test = check_probabilities(p_test, len(data.test), submission=submission.label, where=f"{where}, test predictions")
     p_val = check_probabilities(p_val, len(data.validation), submission=submission.label, where=f"{where}, validation predictions")
 
@@ -371,8 +381,6 @@ def run_unit(unit: WorkUnit, env: UnitEnvironment, *, on_epoch: EpochCallback | 
             payload = path.read_bytes()
         run_dir.write_bytes(f"{rel}/checkpoint.pt", payload)
         files["checkpoint.pt"] = hashlib.sha256(payload).hexdigest()
-    from facies_bench.protocol._io import frame_to_parquet_bytes
-
     for name, frame in (("test.parquet", predictions_frame(data.test.sample_id, p_test, column="fold", fold=unit.test_fold)),
                         ("validation.parquet", predictions_frame(data.validation.sample_id, p_val, column="model_fold", fold=unit.test_fold))):
         payload = frame_to_parquet_bytes(frame)

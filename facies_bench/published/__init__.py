@@ -19,7 +19,12 @@ from facies_bench.published.files import (
     published_names,
     resolve_published,
 )
-from facies_bench.published.loading import is_published_name, load_published_calibrators, load_published_model, load_published_models
+from facies_bench.published.loading import (
+    is_published_name,
+    load_published_calibrators,
+    load_published_model,
+    load_published_models,
+)
 from facies_bench.published.norm_stats import NormStatsEstimate, derive_norm_stats, published_norm_stats
 
 __all__ = [

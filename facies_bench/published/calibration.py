@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from facies_bench.errors import CheckpointError
+from facies_bench.evaluation.calibration import Calibrator
 
 #: (module, name) pairs the published calibration pickles may name.
 _NUMPY_GLOBALS = {
@@ -31,6 +32,12 @@ _KERNEL_RIDGE = ("sklearn.kernel_ridge", "KernelRidge")
 
 class KernelRidgeState:
     """The attributes of an unpickled ``KernelRidge`` (``X_fit_``, ``dual_coef_``, ``kernel``...)."""
+
+    # Set by unpickling; read_kernel_ridge_pickle checks them before anything uses them.
+    X_fit_: np.ndarray
+    dual_coef_: np.ndarray
+    gamma: float | None
+    kernel: str
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -78,12 +85,14 @@ def read_kernel_ridge_pickle(path: str | os.PathLike) -> KernelRidgeState:
     return state
 
 
-def calibrator_from_pickle(path: str | os.PathLike, *, info: dict[str, Any] | None = None) -> Any:
-    """A :class:`~facies_bench.evaluation.calibration.Calibrator` equal to the pickled model's ``predict``
-    (clipped to [0, 1], as the authors' calibration notebook does)."""
-    from facies_bench.evaluation.calibration import Calibrator
+def calibrator_from_pickle(path: str | os.PathLike, *, info: dict[str, Any] | None = None) -> Calibrator:
+    """A :class:`~facies_bench.evaluation.calibration.Calibrator` equal to the pickled model's ``predict``.
 
+    Clipped to [0, 1], as the authors' calibration notebook does.
+    """
     state = read_kernel_ridge_pickle(path)
-    gamma = state.gamma if getattr(state, "gamma", None) is not None else 1.0 / state.X_fit_.shape[1]
+    gamma: float | None = getattr(state, "gamma", None)
+    if gamma is None:
+        gamma = 1.0 / state.X_fit_.shape[1]
     return Calibrator(x_fit=np.asarray(state.X_fit_, np.float64)[:, 0], dual_coef=np.asarray(state.dual_coef_, np.float64),
                       gamma=float(gamma), clip=True, info={"source": str(path), **(info or {})})

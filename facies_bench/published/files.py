@@ -116,6 +116,7 @@ def published_cache_dir() -> Path:
 
 
 def published_url(file: PublishedFile) -> str:
+    """Download URL of a published file (``$FACIES_BENCH_PUBLISHED_URL`` overrides the base)."""
     base = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     return f"{base.rstrip('/')}/{REPOSITORY}/{COMMIT}/{file.path}"
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
 
 from facies_bench.published.files import CALIBRATION, WEIGHTS, fetch_published_file, resolve_published, test_fold_of
 
@@ -16,7 +19,7 @@ def is_published_name(name: Any) -> bool:
     return isinstance(name, str) and name.startswith(PREFIX)
 
 
-def load_published_model(name: str, *, norm_stats: Any = "published", device: str = "cpu") -> Any:
+def load_published_model(name: str, *, norm_stats: Any = "published", device: str | torch.device = "cpu") -> Any:
     """One published model (``fs4/fold0``, ``fs4/fold0-before``, ``fs1/fold0``...) in eval mode.
 
     Args:
@@ -24,6 +27,7 @@ def load_published_model(name: str, *, norm_stats: Any = "published", device: st
         norm_stats: ``"published"`` (the estimate of the authors' normalisation, the default),
             ``"identity"`` / ``None`` (inputs already normalised), or anything
             :func:`~facies_bench.models.keras_import.load_norm_stats` takes (a store, a JSON file).
+        device: where to put the model.
 
     Raises:
         UnknownNameError: not a single published model.

@@ -22,8 +22,9 @@ Nothing here needs data: the published weights are the only input.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +42,7 @@ class FirstLayer:
 
     @property
     def in_channels(self) -> int:
+        """Input channels of the layer."""
         return int(self.kernel.shape[1])
 
 
@@ -52,9 +54,11 @@ class MeanFit:
     r2: float  #: share of the running means' variance the fit explains
 
 
-def first_layer_of(model) -> FirstLayer:
-    """The first conv + batch norm of a :class:`~facies_bench.models.cnn_baseline.PaperCNN`
-    (or a :class:`~facies_bench.models.wrapper.FaciesModel` around one)."""
+def first_layer_of(model: Any) -> FirstLayer:
+    """The first conv + batch norm of a :class:`~facies_bench.models.cnn_baseline.PaperCNN`.
+
+    Also accepts a :class:`~facies_bench.models.wrapper.FaciesModel` around one.
+    """
     backbone = getattr(model, "backbone", model)
     conv, bn = backbone.scale1[0][0], backbone.scale1[0][1]
     as_np = lambda t: t.detach().cpu().double().numpy()  # noqa: E731

@@ -28,9 +28,10 @@ output for the nine published models; ``tests/published`` recomputes them from t
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -81,10 +82,12 @@ class NormStatsEstimate:
     method: dict[str, Any] = field(default_factory=dict)
 
     def for_features(self, features: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Minimum and maximum of ``features``, in that order, as float32 arrays."""
         idx = [self.features.index(f) for f in features]
         return np.asarray(self.min, np.float32)[idx], np.asarray(self.max, np.float32)[idx]
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the estimate."""
         out = asdict(self)
         out["features"] = list(self.features)
         out["max_range"] = [list(r) for r in self.max_range]
@@ -114,7 +117,7 @@ def derive_norm_stats(layers: Mapping[str, FirstLayer]) -> NormStatsEstimate:
     per_channel: dict[str, dict[str, float]] = {f: {} for f in names}
     for model, layer in layers.items():
         fit = fit_input_means(layer)
-        for f, value in zip(names[:layer.in_channels], fit.means):
+        for f, value in zip(names[:layer.in_channels], fit.means, strict=False):
             per_channel[f][model] = float(value)
     full = [layer for layer in layers.values() if layer.in_channels == len(names)]
     if not full:
@@ -126,7 +129,9 @@ def derive_norm_stats(layers: Mapping[str, FirstLayer]) -> NormStatsEstimate:
         means = np.asarray(list(per_channel[f].values()))
         if f in DEFINED_RANGES:
             a, b = DEFINED_RANGES[f]
-            lo.append(a), hi.append(b), ranges.append((b, b))
+            lo.append(a)
+            hi.append(b)
+            ranges.append((b, b))
             continue
         from_mean = raw_mean[i] / means  # one estimate per model
         from_sd = raw_sd[i] / sd[i] if sd[i] > 0 else np.nan
@@ -136,7 +141,7 @@ def derive_norm_stats(layers: Mapping[str, FirstLayer]) -> NormStatsEstimate:
         ranges.append((float(np.round(np.nanmin(candidates), 3)), float(np.round(np.nanmax(candidates), 3))))
     return NormStatsEstimate(
         features=names, min=lo, max=hi, max_range=ranges, normalised_means=per_channel,
-        normalised_sd={f: float(np.round(s, 4)) for f, s in zip(names, sd)},
+        normalised_sd={f: float(np.round(s, 4)) for f, s in zip(names, sd, strict=True)},
         method={"optical": "min 0; max = E[reflectance] (literature class spectra x published class shares) / recovered normalised mean, median over models",
                 "defined": DEFINED_RANGES, "class_share_pct": CLASS_SHARE_PCT,
                 "reflectance_prior_mean": np.round(raw_mean, 4).tolist(), "reflectance_prior_sd": np.round(raw_sd, 4).tolist(),

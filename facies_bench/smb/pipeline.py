@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,7 @@ def store_folds(store: FaciesStore) -> dict[str, int]:
     if clash.any():
         names = ", ".join(sorted(set(frame.loc[clash, "glacier"])))
         raise MassBalanceError(f"Store {store.path!r} puts glacier(s) {names} in more than one fold; glacier folds must be disjoint.")
-    return dict(zip(frame["glacier"], frame["fold"]))
+    return dict(zip(frame["glacier"], frame["fold"], strict=True))
 
 
 def _is_store(path: str | os.PathLike) -> bool:
@@ -45,7 +46,7 @@ def _item(stage: str, reason: str, *, glacier=None, year=None, scene_id=None) ->
 
 def run_smb(source: FaciesStore | str | os.PathLike, wgms_table: str | os.PathLike | pd.DataFrame,
             mapping: str | os.PathLike | pd.DataFrame, *, model_paths: Sequence[str | os.PathLike] | Mapping[int, str | os.PathLike] | None = None,
-            models: Sequence | None = None, use_true_facies: bool = False, store: FaciesStore | str | None = None,
+            models: Sequence[Any] | Mapping[int, Any] | None = None, use_true_facies: bool = False, store: FaciesStore | str | None = None,
             dem: str | os.PathLike | None = None, outlines: str | os.PathLike | None = None,
             optical: str | os.PathLike | None = None, folds: Mapping[str, int] | None = None,
             window_days: int = DEFAULT_WINDOW_DAYS, center: str = DEFAULT_CENTER, alpha: float = regression.DEFAULT_ALPHA,
@@ -66,9 +67,12 @@ def run_smb(source: FaciesStore | str | os.PathLike, wgms_table: str | os.PathLi
         use_true_facies: use the synthetic true facies instead of models (store source).
         store: with a maps folder, a store supplying scene metadata, DEM, outline, optical bands
             and the glacier folds where the other options do not.
-        dem, outlines, optical: rasters for a maps folder (see :mod:`facies_bench.smb.sources`).
+        dem: DEM raster for a maps folder (see :mod:`facies_bench.smb.sources`).
+        outlines: glacier outlines for a maps folder (see :mod:`facies_bench.smb.sources`).
+        optical: optical rasters for a maps folder (see :mod:`facies_bench.smb.sources`).
         folds: glacier -> fold for Eq. 2; default: the store's folds, else leave-one-glacier-out.
-        window_days, center: the acquisition window (days, 'MM-DD').
+        window_days: half-width of the acquisition window, in days.
+        center: centre of the acquisition window ('MM-DD').
         alpha: ridge penalty (standardised predictors).
         min_records: fewest records for a glacier-specific model.
         snow_classes: classes counted as snow (default: snow only, as in the paper).
@@ -81,6 +85,7 @@ def run_smb(source: FaciesStore | str | os.PathLike, wgms_table: str | os.PathLi
     """
     schema_snow = [schema.CLASS_NAMES[schema.class_index(c)] for c in snow_classes]
     store_obj = open_store(store) if isinstance(store, (str, os.PathLike)) else store
+    src: ProductTablesSource | StoreSource | MapsSource
     if isinstance(source, ProductTablesSource):  # tables of `map --product`: predictors precomputed
         src = source
     elif isinstance(source, FaciesStore) or _is_store(source):
@@ -89,7 +94,7 @@ def run_smb(source: FaciesStore | str | os.PathLike, wgms_table: str | os.PathLi
             models = load_models(model_paths)
         if folds is None:
             folds = store_folds(store_obj)
-        src: StoreSource | MapsSource = StoreSource(store_obj, models=models, folds=folds, use_true_facies=use_true_facies)
+        src = StoreSource(store_obj, models=models, folds=folds, use_true_facies=use_true_facies)
     else:
         src = MapsSource(source, store=store_obj, dem=dem, outlines=outlines, optical=optical)
     if folds is None and store_obj is not None:
@@ -123,7 +128,7 @@ def run_smb(source: FaciesStore | str | os.PathLike, wgms_table: str | os.PathLi
         except FaciesBenchError as exc:
             bad_glaciers[glacier] = f"hypsometry from earliest scene {first.scene_id} failed: {exc}"
     selected, excluded = select_window_scenes(scene_frame, window_days=window_days, center=center)
-    record_keys = set(zip(records["glacier"], records["year"].astype(int)))
+    record_keys = set(zip(records["glacier"], records["year"].astype(int), strict=True))
     for ex in excluded:
         if (ex.glacier, ex.year) in record_keys:  # only exclusions that cost a record are worth listing
             left_out.append(_item("window", ex.reason, glacier=ex.glacier, year=ex.year, scene_id=ex.scene_id))
@@ -166,7 +171,7 @@ def run_smb(source: FaciesStore | str | os.PathLike, wgms_table: str | os.PathLi
     features = features.merge(records[["glacier", "year", "smb", "wgms_id"]], on=["glacier", "year"], how="left")
     # ---- records without a usable scene ----------------------------------------------------
     scene_glaciers = set(scene_frame["glacier"])
-    selected_keys = set(zip(selected["glacier"], selected["year"].astype(int)))
+    selected_keys = set(zip(selected["glacier"], selected["year"].astype(int), strict=True))
     for rec in records.itertuples():
         key = (rec.glacier, int(rec.year))
         if rec.glacier not in scene_glaciers:

@@ -13,8 +13,8 @@ scikit-learn's default).  Coefficients are reported back in the predictors' own 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -67,9 +67,9 @@ def coefficients_in_units(model: RegressorMixin, predictors: tuple[str, ...]) ->
         coef = np.asarray(ridge.coef_, dtype=np.float64) / scale
         intercept = float(ridge.intercept_ - np.sum(coef * mean))
     except (TypeError, AttributeError, IndexError):  # a plain linear estimator
-        coef = np.asarray(getattr(model, "coef_"), dtype=np.float64)
-        intercept = float(getattr(model, "intercept_"))
-    return {"intercept": intercept, **{p: float(c) for p, c in zip(predictors, coef)}}
+        coef = np.asarray(model.coef_, dtype=np.float64)
+        intercept = float(model.intercept_)
+    return {"intercept": intercept, **{p: float(c) for p, c in zip(predictors, coef, strict=True)}}
 
 
 @dataclass
@@ -110,6 +110,7 @@ def cross_validate_global(table: pd.DataFrame, *, folds: Mapping[str, int] | Non
             left out (reported).
         alpha: ridge penalty.
         make_estimator: factory of a fresh scikit-learn regressor (default: :func:`make_ridge`).
+        predictors: the predictor columns of Eq. 2.
 
     Returns:
         A :class:`ModelResult`; ``predictions.group`` is the test fold of each prediction.

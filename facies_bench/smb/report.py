@@ -65,6 +65,7 @@ class SMBReport:
 
     # ---- machine-readable ----------------------------------------------------------------
     def to_dict(self) -> dict:
+        """JSON-ready dict of the report."""
         def model(m: ModelResult) -> dict:
             return {"scores": _clean(m.scores), "per_glacier": _records(m.per_glacier),
                     "coefficients": _clean(m.coefficients), "predictions": _records(m.predictions)}
@@ -78,6 +79,7 @@ class SMBReport:
 
     # ---- human-readable ------------------------------------------------------------------
     def to_markdown(self) -> str:
+        """The report as Markdown tables."""
         def fmt(v, digits=2):
             return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{digits}f}"
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +52,7 @@ class SceneRecord:
 
 @dataclass
 class SceneInputs:
+    """The rasters of one scene the SMB analysis reads: classes, DEM, outline and optional optical bands."""
     classes: np.ndarray  #: (H, W) class codes, NODATA = 255
     dem: np.ndarray
     outline: np.ndarray
@@ -84,6 +86,7 @@ class StoreSource:
                             "facies": "true_facies" if use_true_facies else "mapped on the fly"}
 
     def scenes(self) -> list[SceneRecord]:
+        """The scenes this source offers."""
         out = []
         for sid in self.store.scene_ids:
             info = self.store.scene_info(sid)
@@ -94,12 +97,14 @@ class StoreSource:
         return self.store.scene_array(scene_id, name)  # checksummed read; a damaged chunk is named
 
     def geometry(self, scene: SceneRecord) -> tuple[np.ndarray, np.ndarray]:
+        """DEM (m, float64) and glacier outline (bool) of a scene."""
         dem, outline = self._array(scene.scene_id, "dem"), self._array(scene.scene_id, "outline")
         if dem is None or outline is None:
             raise StoreFormatError(f"Scene {scene.scene_id!r} of store {self.store.path!r} has no {'DEM' if dem is None else 'outline'}; the SMB analysis needs both.")
         return np.asarray(dem, np.float64), np.asarray(outline, bool)
 
     def inputs(self, scene: SceneRecord) -> SceneInputs:
+        """Everything the SMB features of a scene need."""
         data = self.store.scene(scene.scene_id)
         if data.dem is None:
             raise StoreFormatError(f"Scene {scene.scene_id!r} of store {self.store.path!r} has no DEM; the SMB analysis needs one.")
@@ -153,6 +158,7 @@ class MapsSource:
                             "store": {k: v for k, v in store.describe().items()} if store else None}
 
     def scenes(self) -> list[SceneRecord]:
+        """The scenes this source offers."""
         out = []
         files = sorted(p for p in self.maps_dir.iterdir() if p.suffix.lower() in (".tif", ".tiff"))
         for path in files:
@@ -183,7 +189,7 @@ class MapsSource:
             info = self.store.scene_info(scene_id)
             meta = {"glacier": meta["glacier"] or info.glacier, "sensor": meta["sensor"] or info.sensor,
                     "date": meta["date"] or info.date}
-        glacier = schema.GLACIER_NAMES[schema.glacier_index(meta["glacier"])]
+        glacier = schema.GLACIER_NAMES[schema.glacier_index(str(meta["glacier"]))]
         return SceneRecord(scene_id, glacier, str(meta["sensor"]), str(meta["date"])[:10], transform, str(path))
 
     def _locate(self, option, scene: SceneRecord) -> Path | None:
@@ -255,10 +261,12 @@ class MapsSource:
         return SceneInputs(classes=classes, dem=dem[0].astype(np.float64), outline=outline[0].astype(bool), optical=optical)
 
     def geometry(self, scene: SceneRecord) -> tuple[np.ndarray, np.ndarray]:
+        """DEM (m, float64) and glacier outline (bool) of a scene."""
         inputs = self._load(scene, with_optical=False)
         return inputs.dem, inputs.outline
 
     def inputs(self, scene: SceneRecord) -> SceneInputs:
+        """Everything the SMB features of a scene need."""
         return self._load(scene, with_optical=True)
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
@@ -58,13 +58,14 @@ class ProductTablesSource:
             self.skipped.append({"glacier": row.glacier_id, "year": int(str(row.date)[:4]), "scene_id": row.product_id,
                                  "stage": "maps", "reason": f"not mapped: {row.status}"})
         self.rows = tables.loc[tables["status"].fillna("mapped") == "mapped"].reset_index(drop=True)
-        self.rows["glacier"] = [_schema_name(n, g) for n, g in zip(self.rows["glacier_name"], self.rows["glacier_id"])]
-        self.rows["scene_id"] = [f"{p}:{g}" for p, g in zip(self.rows["product_id"], self.rows["glacier_id"])]
-        self._by_id = {sid: row for sid, row in zip(self.rows["scene_id"], self.rows.to_dict(orient="records"))}
+        self.rows["glacier"] = [_schema_name(n, g) for n, g in zip(self.rows["glacier_name"], self.rows["glacier_id"], strict=True)]
+        self.rows["scene_id"] = [f"{p}:{g}" for p, g in zip(self.rows["product_id"], self.rows["glacier_id"], strict=True)]
+        self._by_id = {sid: row for sid, row in zip(self.rows["scene_id"], self.rows.to_dict(orient="records"), strict=True)}
         self.description = {"kind": "product_tables", "tables": str(self.folder),
                             "n_tables": int(tables["table"].nunique()), "n_rows": int(len(self.rows))}
 
     def scenes(self) -> list[SceneRecord]:
+        """The scenes this source offers."""
         out = []
         for r in self._by_id.values():
             side = math.sqrt(float(r.get("pixel_area_m2") or 100.0))

@@ -21,6 +21,8 @@ and seed; :func:`balance_folds` recomputes it (a test checks they agree).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from facies_bench import schema
@@ -39,7 +41,7 @@ REGION_CLASS_TABLE5 = {
 }
 
 
-def restore_raw_counts(cleaned: np.ndarray | list[float]) -> np.ndarray:
+def restore_raw_counts(cleaned: np.ndarray | Sequence[float]) -> np.ndarray:
     """Pre-cleaning label counts from counts left after confident learning (class order, last axis).
 
     Each class count is divided by ``1 - PRUNED_TABLE3[class]`` (Table 3, feature set 4).
@@ -72,7 +74,7 @@ def glacier_label_shares(region_totals: dict[str, float] | None = None) -> dict[
         rest = [g for g in members if g.name not in fixed]
         remaining = max(region_pct - sum(fixed.values()), 0.0)
         weights = [g.area_km2 ** 0.4 for g in rest]
-        for g, w in zip(rest, weights):
+        for g, w in zip(rest, weights, strict=True):
             shares[g.name] = remaining * w / sum(weights)
         shares.update(fixed)
     norm = sum(shares.values())

@@ -31,7 +31,13 @@ from facies_bench.data.store import FaciesStore, SceneInfo, StoreBuilder
 from facies_bench.errors import InvalidValueError
 from facies_bench.synth.labels import allocate_labels, cut_patches, sample_points
 from facies_bench.synth.landscape import Landscape, make_landscape, scene_side
-from facies_bench.synth.massbalance import GlacierClimate, glacier_climate, glacier_year, normalised_elevation, transient_snowline
+from facies_bench.synth.massbalance import (
+    GlacierClimate,
+    glacier_climate,
+    glacier_year,
+    normalised_elevation,
+    transient_snowline,
+)
 from facies_bench.synth.plan import make_plan, scene_label_counts
 from facies_bench.synth.render import FLAG_GAP, simulate_scene
 

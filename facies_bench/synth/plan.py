@@ -132,7 +132,7 @@ def make_plan(seed: int = 0) -> list[ScenePlan]:
             l9 = SENSOR_LABEL_SHARE["Landsat 9"] / total_sensor
             w = np.array([shares[name] - l9, l9])
             conditions = ["ice_only"] * n
-        slots.extend((name, float(wi), y, c) for wi, y, c in zip(w, years, conditions))
+        slots.extend((name, float(wi), y, c) for wi, y, c in zip(w, years, conditions, strict=False))
     plans: dict[tuple[str, int], tuple[str, dt.date, float, str]] = {}
     used_years: dict[str, set[int]] = {}
     # Landsat 9 first (fixed), then fixed-year scenes, then the rest, largest first

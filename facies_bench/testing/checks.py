@@ -10,10 +10,11 @@ from __future__ import annotations
 import pickle
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,7 @@ class CheckResult:
 
     @property
     def status(self) -> str:
+        """``passed``, ``FAILED`` or ``skipped``."""
         return {True: "passed", False: "FAILED", None: "skipped"}[self.passed]
 
 
@@ -51,10 +53,12 @@ class CheckReport:
 
     @property
     def passed(self) -> bool:
+        """Whether the model registered and no check failed."""
         return bool(self.results) and all(r.passed is not False for r in self.results) and self.results[0].passed is True
 
     @property
     def failures(self) -> list[CheckResult]:
+        """The failed checks."""
         return [r for r in self.results if r.passed is False]
 
     def raise_for_failures(self) -> None:
@@ -64,6 +68,7 @@ class CheckReport:
             raise SubmissionError(f"Submission {self.submission!r} failed {len(self.failures)} check(s): {lines}")
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the report."""
         return {"submission": self.submission, "model_name": self.model_name, "kind": self.kind, "passed": self.passed,
                 "results": [{"name": r.name, "status": r.status, "message": r.message, "seconds": round(r.seconds, 3)}
                             for r in self.results]}
@@ -151,9 +156,8 @@ def check_submission(path_or_name: str | Path, *, tmp_dir: str | Path | None = N
 def _run_checks(source: str | Path, root: Path, checker: _Checker) -> None:
     import torch
 
-    from facies_bench.protocol import ProtocolConfig, load_submission, plan_units
-    from facies_bench.protocol.units import UnitEnvironment, run_unit, load_unit_splits, _run_estimator, check_probabilities, StoreRef
-    from facies_bench.protocol._io import RunDir
+    from facies_bench.protocol import ProtocolConfig, RunDir, StoreRef, UnitEnvironment, load_submission, plan_units
+    from facies_bench.protocol.units import check_probabilities, load_unit_splits, run_estimator, run_unit
 
     report = checker.report
     sub = None
@@ -193,7 +197,7 @@ def _run_checks(source: str | Path, root: Path, checker: _Checker) -> None:
         store = _make_store(root)
         res.message = f"{store.n_samples} samples, 6 folds"
     config = ProtocolConfig(quick=True, epochs=CHECK_EPOCHS, folds=(CHECK_FOLD,), seeds=(0,),
-                            recipe_overrides={"batch_size": 64, "eval_batch_size": 256})
+                            recipe_overrides=(("batch_size", 64), ("eval_batch_size", 256)))
     unit = plan_units(sub, store, config)[0]
     env = UnitEnvironment(submission=sub.ref(), store=StoreRef(store.path), run_dir=str(root / "run_a"), num_threads=1)
     record = None
@@ -217,7 +221,7 @@ def _run_checks(source: str | Path, root: Path, checker: _Checker) -> None:
             again = model.predict_proba(data.test.patches)
             res.message = "checkpoint.pt -> facies_bench.load_model"
         else:
-            est, _, _, _ = _run_estimator(sub, unit, data, where)
+            est, _, _, _ = run_estimator(sub, unit, data, where)
             before = check_probabilities(est.predict_proba(data.test), len(data.test), submission=sub.label, where=where)
             clone = pickle.loads(pickle.dumps(est))
             again = clone.predict_proba(data.test)
@@ -231,7 +235,7 @@ def _run_checks(source: str | Path, root: Path, checker: _Checker) -> None:
         _compare(first, second, f"two trainings with seed {unit.seed}")
     with checker.check("trains on a cleaned variant (label -1)") as res:
         cleaned_cfg = ProtocolConfig(quick=True, epochs=CHECK_EPOCHS, folds=(CHECK_FOLD,), seeds=(0,), variant="check_pruned",
-                                     recipe_overrides={"batch_size": 64, "eval_batch_size": 256})
+                                     recipe_overrides=(("batch_size", 64), ("eval_batch_size", 256)))
         pruned_unit = plan_units(sub, store, cleaned_cfg)[0]
         rec = run_unit(pruned_unit, env, store=store, submission=sub)
         res.message = f"{rec['n_train_pruned']} pruned training samples ignored"

@@ -7,8 +7,9 @@ the test suite.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def write_test_outline(path: str | Path, rows: tuple[int, int], cols: tuple[int,
     xa, xb = x0 + cols[0] * TEST_PIXEL, x0 + cols[1] * TEST_PIXEL
     ya, yb = y0 - rows[0] * TEST_PIXEL, y0 - rows[1] * TEST_PIXEL
     ring = [[xa, ya], [xb, ya], [xb, yb], [xa, yb], [xa, ya]]
-    payload = {"type": "FeatureCollection",
+    payload: dict[str, Any] = {"type": "FeatureCollection",
                "features": [{"type": "Feature", "properties": {"name": "test"},
                              "geometry": {"type": "Polygon", "coordinates": [ring]}}]}
     if crs is not None:

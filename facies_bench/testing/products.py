@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -72,7 +72,8 @@ def write_fake_safe(root: str | Path, *, size: int = 120, baseline: str = "04.00
         baseline: processing baseline; from ``04.00`` on, ``RADIO_ADD_OFFSET`` = -1000 is written.
         dn_fn: DN of a band at map coordinates (before the offset is added back).
         date: PRODUCT_START_TIME.
-        sun_zenith, sun_azimuth: Mean_Sun_Angle; None leaves the element out.
+        sun_zenith: Mean_Sun_Angle zenith; None leaves the element out.
+        sun_azimuth: Mean_Sun_Angle azimuth; None leaves the element out.
         missing_band: a band file not written (e.g. ``"B11"``).
         nodata_box: (row0, row1, col0, col1) of the 10 m grid written as DN 0 (nodata) in every band.
         origin: upper-left corner.
@@ -178,7 +179,8 @@ def write_fake_landsat(root: str | Path, *, sensor: str = "Landsat 8", size: int
         mtl: which metadata files to write: ``"txt"`` and/or ``"json"``.
         dn_fn: DN of a band at map coordinates.
         date: DATE_ACQUIRED.
-        sun_elevation, sun_azimuth: None leaves the key out.
+        sun_elevation: SUN_ELEVATION; None leaves the key out.
+        sun_azimuth: SUN_AZIMUTH; None leaves the key out.
         slc_off_rows: 30 m rows set to fill (0) in every band, like Landsat 7 SLC-off gaps.
         missing_band: a band number whose file is not written.
         origin: upper-left corner.
@@ -191,7 +193,7 @@ def write_fake_landsat(root: str | Path, *, sensor: str = "Landsat 8", size: int
     x, y = _centres(30.0, size, origin)
     contents = {"LANDSAT_PRODUCT_ID": pid, "COLLECTION_NUMBER": "02", "PROCESSING_LEVEL": "L1TP"}
     rescaling = {}
-    for role, n in zip(schema.OPTICAL_FEATURES, landsat_bands(sensor)):
+    for role, n in zip(schema.OPTICAL_FEATURES, landsat_bands(sensor), strict=True):
         fname = f"{pid}_B{n}.TIF"
         contents[f"FILE_NAME_BAND_{n}"] = fname
         rescaling[f"REFLECTANCE_MULT_BAND_{n}"] = f"{LANDSAT_MULT:.4E}"
@@ -268,10 +270,10 @@ def write_fake_outlines(path: str | Path, polygons: dict[tuple[str, str], Sequen
 
     geoms = []
     for ring in polygons.values():
-        xs, ys = zip(*ring)
+        xs, ys = zip(*ring, strict=True)
         if crs != src_crs:
             xs, ys = rasterio.warp.transform(src_crs, crs, list(xs), list(ys))
-        geoms.append(shapely.to_wkb(shapely.Polygon(list(zip(xs, ys)))))
+        geoms.append(shapely.to_wkb(shapely.Polygon(list(zip(xs, ys, strict=True)))))
     ids = np.array([k[0] for k in polygons], dtype=object)
     names = np.array([k[1] for k in polygons], dtype=object)
     path = Path(path)

@@ -69,6 +69,7 @@ def make_tiny_store(path: str | Path, *, seed: int = 0, n_glaciers: int = 12, si
         size: scene side in pixels.
         points_per_class: labelled points per class and scene.
         flip_fraction: share of facies labels flipped to a neighbouring class (label noise).
+        overwrite: replace an existing store at ``path``.
     """
     rng = np.random.default_rng(seed)
     glaciers = [g for g in schema.GLACIERS if g.name != "Maladeta"][:n_glaciers]

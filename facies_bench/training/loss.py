@@ -11,7 +11,6 @@ import numpy as np
 import torch
 
 
-
 def sample_weights(labels: np.ndarray, scenes: np.ndarray, *, class_weights: bool = True, scene_weights: bool = True) -> np.ndarray:
     """Per-sample weights ``N / N_c(i) * N / N_s(i)`` (Eq. 1; unnormalised, as the authors).
 

@@ -42,19 +42,20 @@ class ArraySplit:
 
     @property
     def n_channels(self) -> int:
+        """Number of feature channels C."""
         return int(self.patches.shape[1])
 
-    def subset(self, index: np.ndarray | slice) -> "ArraySplit":
+    def subset(self, index: np.ndarray | slice) -> ArraySplit:
         """The rows selected by a boolean mask, an index array or a slice."""
         return ArraySplit(self.patches[index], self.labels[index], self.scene[index], self.sample_id[index])
 
-    def labelled(self) -> "ArraySplit":
+    def labelled(self) -> ArraySplit:
         """The samples that carry a label (drops pruned samples, label -1)."""
         keep = self.labels >= 0
         return self if keep.all() else self.subset(keep)
 
     @classmethod
-    def from_store(cls, store: Any, rows: slice | np.ndarray, *, features: Any = None, variant: str = "raw") -> "ArraySplit":
+    def from_store(cls, store: Any, rows: slice | np.ndarray, *, features: Any = None, variant: str = "raw") -> ArraySplit:
         """Read rows of a :class:`~facies_bench.data.store.FaciesStore` into RAM.
 
         Args:
@@ -71,7 +72,7 @@ class ArraySplit:
                    scene=store.column("scene")[index], sample_id=store.column("sample_id")[index])
 
     @classmethod
-    def concatenate(cls, splits: list["ArraySplit"]) -> "ArraySplit":
+    def concatenate(cls, splits: list[ArraySplit]) -> ArraySplit:
         """Rows of several splits (e.g. the four training folds) in one split."""
         if not splits:
             raise ValueError("ArraySplit.concatenate needs at least one split.")

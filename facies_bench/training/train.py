@@ -15,16 +15,17 @@ import ctypes
 import logging
 import math
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 
 from facies_bench.evaluation.metrics import mean_iou_score
 from facies_bench.models.wrapper import FaciesModel, autocast_context
+from facies_bench.recipe import TrainingRecipe
 from facies_bench.training.augment import augment_batch
 from facies_bench.training.loss import focal_loss, sample_weights
-from facies_bench.training.recipe import TrainingRecipe
 from facies_bench.training.split import ArraySplit
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def _bn_momentum(model: torch.nn.Module, momentum: float | None) -> Iterator[Non
     try:
         yield
     finally:
-        for m, value in zip(layers, previous):
+        for m, value in zip(layers, previous, strict=True):
             m.momentum = value
 
 
@@ -211,7 +212,7 @@ def train_torch_model(model: FaciesModel, train: ArraySplit, validation: ArraySp
         total_steps = recipe.epochs * steps_per_epoch
         params = [p for p in model.parameters() if p.requires_grad]
         opt_cls = torch.optim.AdamW if recipe.weight_decay else torch.optim.Adam
-        optimizer = opt_cls(params, lr=recipe.lr, betas=tuple(recipe.adam_betas), eps=recipe.adam_eps, weight_decay=recipe.weight_decay)
+        optimizer = opt_cls(params, lr=recipe.lr, betas=(recipe.adam_betas[0], recipe.adam_betas[1]), eps=recipe.adam_eps, weight_decay=recipe.weight_decay)
         final_ratio = recipe.lr_final / recipe.lr if recipe.lr else 0.0
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_factor(step, total_steps, final_ratio))
         history: list[dict[str, float]] = []

@@ -122,7 +122,7 @@ def test_every_pixel_label_and_column_round_trips(release, converted):
         assert row["sensor"] == expected_sensor.get((t["glacier"], t["date"]), "unknown")
     assert len(seen) == len(truth)
     # rows sorted by fold, glacier, scene; min/max from the data
-    keys = list(zip(meta["fold"], [schema.glacier_index(g) for g in meta["glacier"]], meta["scene_id"]))
+    keys = list(zip(meta["fold"], [schema.glacier_index(g) for g in meta["glacier"]], meta["scene_id"], strict=True))
     assert keys == sorted(keys)
     np.testing.assert_allclose(store.feature_min, np.nanmin(patches, axis=(0, 2, 3)))
     np.testing.assert_allclose(store.feature_max, np.nanmax(patches, axis=(0, 2, 3)))

@@ -107,7 +107,7 @@ def test_record_listing(server):
 
 
 def test_download_verifies_and_unpacks(server, tmp_path):
-    result = download_release(tmp_path, record=RECORD, base_url=server.base_url, progress=False)
+    download_release(tmp_path, record=RECORD, base_url=server.base_url, progress=False)
     for key, data in server.files.items():
         assert (tmp_path / key).read_bytes() == data
     assert (tmp_path / "glacier_facies_patches" / "patches" / "0_Sex Rouge_20190812_0_ice.tif").exists()

@@ -10,9 +10,9 @@ import pytest
 from sklearn.kernel_ridge import KernelRidge
 
 from facies_bench import schema
+from facies_bench.errors import FaciesBenchError
 from facies_bench.evaluation import Calibrator, fit_calibrator, fit_calibrators, load_calibrators, save_calibrators
 from facies_bench.evaluation.metrics import expected_calibration_error
-from facies_bench.errors import FaciesBenchError
 
 
 def _overconfident(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

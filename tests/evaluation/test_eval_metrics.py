@@ -9,7 +9,11 @@ from sklearn.metrics import accuracy_score, confusion_matrix, jaccard_score, pre
 from facies_bench import schema
 from facies_bench.evaluation.grouping import make_grouping, size_f1_correlation
 from facies_bench.evaluation.metrics import (
-    confusion_counts, expected_calibration_error, reliability_curve, row_normalise, scores_from_confusion,
+    confusion_counts,
+    expected_calibration_error,
+    reliability_curve,
+    row_normalise,
+    scores_from_confusion,
 )
 
 K = schema.N_CLASSES

@@ -18,7 +18,14 @@ from facies_bench import schema
 from facies_bench.errors import UnknownNameError
 from facies_bench.evaluation import evaluate_frame
 from facies_bench.evaluation.metric_table import (
-    KINDS, MAIN_METRIC, METRICS, SUMMARY_VERSION, confusion_metrics, get_metric, headline_metrics, interval_metrics,
+    KINDS,
+    MAIN_METRIC,
+    METRICS,
+    SUMMARY_VERSION,
+    confusion_metrics,
+    get_metric,
+    headline_metrics,
+    interval_metrics,
     summary_keys,
 )
 from facies_bench.evaluation.metrics import confusion_counts
@@ -189,7 +196,7 @@ def test_summary_holds_every_summary_key_with_valid_values(reports):
 def test_direction_a_perfect_model_is_never_worse(reports, key):
     metric = get_metric(key)
     perfect, noisy = reports["perfect"].summary()[key], reports["noisy"].summary()[key]
-    pairs = list(zip(perfect.values(), noisy.values())) if metric.kind == "per_class" else [(perfect, noisy)]
+    pairs = list(zip(perfect.values(), noisy.values(), strict=True)) if metric.kind == "per_class" else [(perfect, noisy)]
     assert all(a is not None and b is not None for a, b in pairs), (key, pairs)
     for a, b in pairs:
         assert (a >= b) if metric.higher_is_better else (a <= b), (key, a, b)

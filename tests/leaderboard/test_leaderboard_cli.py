@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from facies_bench.cli.main import main
 from runs import edit_result
+
+from facies_bench.cli.main import main
 
 
 def test_add_then_build(good_run, lb_store, tmp_path, capsys):

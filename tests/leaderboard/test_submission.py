@@ -7,12 +7,12 @@ import json
 
 import pandas as pd
 import pytest
+from runs import edit_result
 
 from facies_bench import schema
 from facies_bench.errors import ValidationError
 from facies_bench.evaluation.metric_table import SUMMARY_VERSION, summary_keys
 from facies_bench.leaderboard import validate_run
-from runs import edit_result
 
 
 def _rewrite_predictions(run, rel: str, transform) -> None:

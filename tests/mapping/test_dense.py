@@ -36,7 +36,7 @@ def test_dense_centre_slices_equal_the_per_patch_network(paper_model, scene_arra
     x = torch.nan_to_num(paper_model.normalize(torch.from_numpy(_window(features, pad))[None])[0])
     rows, cols = np.meshgrid([0, 7, 17, 25, 40, 47], [1, 9, 20, 33, 46], indexing="ij")  # scene edges too
     rows, cols = rows.ravel() + pad, cols.ravel() + pad
-    assert len({(r % 3, c % 3) for r, c in zip(rows, cols)}) == 9
+    assert len({(r % 3, c % 3) for r, c in zip(rows, cols, strict=True)}) == 9
     with torch.no_grad():
         dense = dense_latent(paper_model.backbone, x, rows, cols)
         exact = paper_model.backbone.features(torch.from_numpy(gather_patches(x.numpy(), rows, cols)))
@@ -44,7 +44,7 @@ def test_dense_centre_slices_equal_the_per_patch_network(paper_model, scene_arra
     assert not torch.allclose(dense[:, 128:], exact[:, 128:], atol=1e-4)  # g: real neighbours vs zero padding
     # g is the max of the scale-2 map over the patch's 11 x 11 cells computed without the patch
     # border: run the network's layers on a 69 x 69 context patch and crop the patch's cells.
-    big = torch.from_numpy(np.stack([x.numpy()[:, r - 34:r + 35, c - 34:c + 35] for r, c in zip(rows, cols)]))
+    big = torch.from_numpy(np.stack([x.numpy()[:, r - 34:r + 35, c - 34:c + 35] for r, c in zip(rows, cols, strict=True)]))
     bb = paper_model.backbone
     with torch.no_grad():
         f2 = bb.scale2(bb.pool(bb.scale1(big)))  # 23 x 23 cells; the patch starts at row 18 = cell 6

@@ -127,7 +127,7 @@ def test_outlines_in_lon_lat_are_reprojected(tmp_path):
     xs = [ORIGIN[0] + 5 * PIXEL, ORIGIN[0] + 25 * PIXEL]
     ys = [ORIGIN[1] - 3 * PIXEL, ORIGIN[1] - 12 * PIXEL]
     lon, lat = warp_transform(CRS, "EPSG:4326", [xs[0], xs[1], xs[1], xs[0], xs[0]], [ys[0], ys[0], ys[1], ys[1], ys[0]])
-    payload = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [list(map(list, zip(lon, lat)))]}}
+    payload = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [list(map(list, zip(lon, lat, strict=True)))]}}
     path = tmp_path / "ll.geojson"
     path.write_text(json.dumps(payload))  # no crs member: RFC 7946 lon/lat
     ids = rasterise_outlines(path, grid)

@@ -10,7 +10,15 @@ import pytest
 import torch
 
 from facies_bench import schema
-from facies_bench.models import FaciesModel, count_parameters, create_model, get_model_entry, import_submission, load_model, save_checkpoint
+from facies_bench.models import (
+    FaciesModel,
+    count_parameters,
+    create_model,
+    get_model_entry,
+    import_submission,
+    load_model,
+    save_checkpoint,
+)
 from facies_bench.training import ArraySplit
 
 BASELINES = Path(__file__).resolve().parents[2] / "baselines"

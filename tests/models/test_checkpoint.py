@@ -42,7 +42,7 @@ def test_normalisation_is_applied(tiny_store):
 def test_same_seed_same_init(tiny_store):
     a = FaciesModel.from_registry("test_cnn", features=1, seed=5)
     b = FaciesModel.from_registry("test_cnn", features=1, seed=5)
-    for (ka, va), (_, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+    for (ka, va), (_, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         torch.testing.assert_close(va, vb, msg=ka)
 
 

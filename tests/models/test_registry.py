@@ -8,7 +8,12 @@ from torch import nn
 
 from facies_bench.errors import SubmissionError, UnknownNameError
 from facies_bench.models import (
-    create_model, get_model_entry, import_submission, list_models, register_model, unregister_model,
+    create_model,
+    get_model_entry,
+    import_submission,
+    list_models,
+    register_model,
+    unregister_model,
 )
 
 

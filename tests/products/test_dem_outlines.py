@@ -5,15 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from rasterio.crs import CRS
+from rasterio.transform import Affine
 
 from facies_bench.errors import RasterError, UnknownNameError
 from facies_bench.mapping.io import RasterGrid
 from facies_bench.products import load_glaciers, open_dem_tiles, read_dem, read_glacier_outlines, select_glaciers
-from facies_bench.testing.products import ORIGIN, box_ring, default_terrain, write_fake_dem_tiles, write_fake_outlines
-from rasterio.transform import Affine
-
 from facies_bench.testing.products import FAKE_BOUNDS as BOUNDS
 from facies_bench.testing.products import FAKE_GLACIERS as GLACIERS
+from facies_bench.testing.products import ORIGIN, box_ring, default_terrain, write_fake_dem_tiles, write_fake_outlines
 
 UTM = CRS.from_epsg(32632)
 

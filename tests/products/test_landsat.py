@@ -82,6 +82,6 @@ def test_missing_sun_elevation_names_the_mtl(tmp_path, mtl):
 def test_missing_rescaling_is_refused(tmp_path):
     folder = write_fake_landsat(tmp_path, mtl=("txt",), size=6)
     path = next(folder.glob("*_MTL.txt"))
-    path.write_text("\n".join(l for l in path.read_text().splitlines() if "REFLECTANCE_ADD_BAND_4" not in l))
+    path.write_text("\n".join(line for line in path.read_text().splitlines() if "REFLECTANCE_ADD_BAND_4" not in line))
     with pytest.raises(RasterError, match=r"REFLECTANCE_MULT/ADD_BAND_4"):
         open_product(folder)

@@ -16,10 +16,9 @@ from facies_bench.mapping.features import required_features
 from facies_bench.mapping.io import NODATA_CLASS
 from facies_bench.mapping.products import glacier_inputs, glacier_row, map_product
 from facies_bench.products import load_glaciers, open_dem_tiles, open_product, read_product_tables
-from facies_bench.testing.products import ORIGIN, write_fake_dem_tiles, write_fake_landsat, write_fake_safe
-
 from facies_bench.testing.products import FAKE_BOUNDS as BOUNDS
 from facies_bench.testing.products import FAKE_GLACIERS as GLACIERS
+from facies_bench.testing.products import ORIGIN, write_fake_dem_tiles, write_fake_landsat, write_fake_safe
 
 IDS = [k[0] for k in GLACIERS]
 
@@ -103,8 +102,9 @@ def test_snowline_is_the_5th_percentile_of_snow_elevations(mapped, fs4_model, de
     classes = np.where(outline, schema.class_index("ice"), NODATA_CLASS).astype(np.uint8)
     snow = outline & (dem > np.median(dem[outline]))
     classes[snow] = schema.class_index("snow")
-    from facies_bench.products.product import window_grid
     from rasterio.windows import Window
+
+    from facies_bench.products.product import window_grid
 
     r, c = inputs.box
     grid = window_grid(inputs.grid, Window(c.start, r.start, c.stop - c.start, r.stop - r.start))

@@ -32,7 +32,7 @@ def test_toa_is_hand_computed_dn_plus_offset_over_quantification(tmp_path, basel
     assert product.metadata["processing_baseline"] == baseline
     assert product.bands[0].offset == pytest.approx(offset / 10000.0)
     raw = {}
-    for role, band in zip(ROLES, ("B02", "B03", "B04", "B08", "B11", "B12")):
+    for role, band in zip(ROLES, ("B02", "B03", "B04", "B08", "B11", "B12"), strict=True):
         with rasterio.open(next((safe / "GRANULE").rglob(f"*_{band}.jp2"))) as src:
             raw[role] = src.read(1).astype(np.float64)
     toa = read_toa(product)

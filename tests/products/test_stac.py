@@ -159,7 +159,7 @@ def test_landsat_item_with_mtl_asset_is_sun_corrected(server):
     folder, url = server
     scene = write_fake_landsat(folder, sensor="Landsat 9", mtl=("json",), size=8, sun_elevation=44.0)
     assets = {}
-    for key, n in zip(("blue", "green", "red", "nir08", "swir16", "swir22"), (2, 3, 4, 5, 6, 7)):
+    for key, n in zip(("blue", "green", "red", "nir08", "swir16", "swir22"), (2, 3, 4, 5, 6, 7), strict=True):
         name = next(scene.glob(f"*_B{n}.TIF")).name
         assets[key] = {"href": f"{url}/{scene.name}/{name}", "roles": ["data"]}
     assets["mtl.json"] = {"href": f"{url}/{scene.name}/{next(scene.glob('*_MTL.json')).name}", "roles": ["metadata"]}

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from facies_bench.models.cnn_baseline import PaperCNN
-from facies_bench.models.wrapper import FaciesModel
 from facies_bench import schema
 from facies_bench.fingerprint import fingerprint
+from facies_bench.models.cnn_baseline import PaperCNN
+from facies_bench.models.wrapper import FaciesModel
 from facies_bench.published.moments import first_layer_of, fit_input_covariance, fit_input_means
 
 

@@ -14,7 +14,6 @@ from facies_bench.published import files, load_published_calibrators, load_publi
 from facies_bench.published.calibration import calibrator_from_pickle, read_kernel_ridge_pickle
 
 
-
 def test_load_model_by_published_name_fetches_once_and_caches(published_env):
     model = facies_bench.load_model("published:fs4/fold0")
     assert model.meta["published"] == "fs4/fold0" and model.meta["test_fold"] == 0

@@ -10,12 +10,19 @@ import pandas as pd
 import pytest
 
 from facies_bench import schema
-
-N_YEARS = 6  # len(YEARS) of the multi-year store in conftest.py
 from facies_bench.cli.main import main
 from facies_bench.errors import StoreFormatError
-from facies_bench.smb import measure_smb, process_smb_records, run_smb, true_smb_predictors, wgms_dir, write_synthetic_wgms
+from facies_bench.smb import (
+    measure_smb,
+    process_smb_records,
+    run_smb,
+    true_smb_predictors,
+    wgms_dir,
+    write_synthetic_wgms,
+)
 from facies_bench.smb.synthetic import MEASUREMENT_SD, TABLE_NAME
+
+N_YEARS = 6  # len(YEARS) of the multi-year store in conftest.py
 
 
 def test_cli_with_true_facies_writes_the_records_on_first_use(multiyear_store_path, true_facies_report, tmp_path):
@@ -58,7 +65,7 @@ def test_synthetic_records_are_the_process_plus_measurement_error(multiyear_stor
     provenance = json.loads(multiyear_wgms["provenance"].read_text())
     measured = pd.DataFrame(provenance["records"])
     assert len(measured) == 6 * N_YEARS  # every glacier-year with a scene (July ones too), Silvretta 2014 once
-    got = dict(zip(zip([schema.GLACIER_NAMES[i - 90000] for i in wide["WGMS_ID"]], wide["YEAR"]), wide["ANNUAL_BALANCE"] / 1000))
+    got = dict(zip(zip([schema.GLACIER_NAMES[i - 90000] for i in wide["WGMS_ID"]], wide["YEAR"], strict=True), wide["ANNUAL_BALANCE"] / 1000, strict=True))
     assert all(got[(r.glacier, r.year)] == pytest.approx(r.annual, abs=5e-4) for r in measured.itertuples())
     # the process values are the scenes' own records; measurement error is seeded and of the stated size
     process = process_smb_records(multiyear_store)
@@ -105,7 +112,7 @@ def test_maps_without_store_use_tags_and_report_grid_mismatch(multiyear_store, m
     bad = [i for i in report.left_out if i["glacier"] == "Argentiere" and i["year"] == 2017]
     assert bad and "resample it to the map's grid" in bad[0]["reason"]
     feats = report.features
-    assert ("Argentiere", 2017) not in set(zip(feats["glacier"], feats["year"]))
+    assert ("Argentiere", 2017) not in set(zip(feats["glacier"], feats["year"], strict=True))
     assert len(feats) == 2 * N_YEARS - 1
     # no optical bands without a store or --optical: albedo undefined, Eq. 2 reports it, Eq. 3 still runs
     assert feats["albedo"].isna().all()

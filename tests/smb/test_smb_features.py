@@ -112,7 +112,7 @@ def test_albedo_per_band_weights_follow_the_sensor_band_ids():
         unit = np.eye(6)
         got = [feat.broadband_albedo(unit[i], sensor=sensor) - coeffs.intercept for i in range(6)]
         assert got == pytest.approx([0.356, 0.0, 0.130, 0.373, 0.085, 0.072])
-        named = [b for b, w in zip(s.band_ids, got) if w > 0]
+        named = [b for b, w in zip(s.band_ids, got, strict=True) if w > 0]
         assert all(b in coeffs.source for b in named), (sensor, named, coeffs.source)
 
 

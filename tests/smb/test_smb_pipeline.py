@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from facies_bench import schema
-
-N_YEARS = 6  # len(YEARS) of the multi-year store in conftest.py
 from facies_bench.smb import run_smb
 from facies_bench.smb.synthetic import SYNTHETIC_ID_BASE
+
+N_YEARS = 6  # len(YEARS) of the multi-year store in conftest.py
 
 
 def _wgms_from(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -34,7 +34,7 @@ def test_true_facies_run_on_a_multiyear_store(true_facies_report, snow_free, tmp
     feats = report.features
     # one row per glacier-year in the window; Kongsvegen 2015 only has a July scene
     assert len(feats) == 6 * N_YEARS - 1
-    assert ("Kongsvegen", 2015) not in set(zip(feats["glacier"], feats["year"]))
+    assert ("Kongsvegen", 2015) not in set(zip(feats["glacier"], feats["year"], strict=True))
     assert any("no scene within +-20 days of 08-20" in r and "-41 days" in r for r in _reasons(report, "Kongsvegen", 2015))
     # the closer of two Silvretta 2014 scenes was used, the other is reported
     assert feats.set_index(["glacier", "year"]).loc[("Silvretta", 2014), "scene_id"] == "silvretta_20140821"
@@ -44,7 +44,7 @@ def test_true_facies_run_on_a_multiyear_store(true_facies_report, snow_free, tmp
     assert bare["snow_ratio"] == 0 and np.isnan(bare["snowline_norm"])
     assert any("no snow pixels" in r for r in _reasons(report, *snow_free, "features"))
     assert any("snowline_norm" in r for r in _reasons(report, *snow_free, "global"))
-    assert snow_free in set(zip(report.specific_model.predictions["glacier"], report.specific_model.predictions["year"]))
+    assert snow_free in set(zip(report.specific_model.predictions["glacier"], report.specific_model.predictions["year"], strict=True))
     assert report.global_model.scores["n"] == len(feats) - 1
     assert report.specific_model.scores["n"] == len(feats)
     # features are in their physical ranges
@@ -55,7 +55,7 @@ def test_true_facies_run_on_a_multiyear_store(true_facies_report, snow_free, tmp
     assert report.global_model.scores["r"] > 0.5
     assert report.specific_model.scores["r"] > 0.5
     # folds come from the store: every glacier predicted in its own fold
-    folds = dict(zip(feats["glacier"], feats["fold"]))
+    folds = dict(zip(feats["glacier"], feats["fold"], strict=True))
     assert (report.global_model.predictions["group"] == report.global_model.predictions["glacier"].map(folds)).all()
 
     paths = report.write(tmp_path / "out")

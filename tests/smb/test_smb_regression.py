@@ -52,7 +52,7 @@ def test_global_cv_never_trains_on_the_test_fold(spy):
     result = cross_validate_global(table, folds=folds, make_estimator=spy)
     cv_fits = SpyRidge.fits[:3]  # one fit per fold, then the final fit on everything
     assert len(SpyRidge.fits) == 4
-    keyed = {tuple(np.round(r, 12)): g for r, g in zip(table[["snow_ratio", "snowline_norm", "albedo"]].to_numpy(), table["glacier"])}
+    keyed = {tuple(np.round(r, 12)): g for r, g in zip(table[["snow_ratio", "snowline_norm", "albedo"]].to_numpy(), table["glacier"], strict=True)}
     for k, (X, _) in enumerate(cv_fits):
         trained_on = {keyed[tuple(np.round(x, 12))] for x in X}
         assert trained_on == {g for g, f in folds.items() if f != k}

@@ -29,7 +29,7 @@ def fog(tmp_path):
 
 def test_reads_glacier_wide_rows_in_m_we(fog):
     t = wgms.read_wgms_table(fog)
-    assert list(zip(t["wgms_id"], t["year"], t["annual_balance"])) == [
+    assert list(zip(t["wgms_id"], t["year"], t["annual_balance"], strict=True)) == [
         (2, 2013, -0.2), (2, 2015, 0.35), (3, 2013, -1.04), (5, 1995, 0.12)]
     row = t.iloc[0]
     assert (row["winter_balance"], row["summer_balance"]) == (0.7, -0.9)
@@ -56,7 +56,7 @@ def test_mapping_by_id_and_by_name(fog):
                                                       "wgms_id": [2, None, 4, None]}))
     assert mapping["glacier"].tolist() == ["Kongsvegen", "Midtre Lovenbreen", "Silvretta", "Storbreen"]
     m = wgms.match_records(t, mapping)
-    got = list(zip(m.records["glacier"], m.records["year"], m.records["smb"]))
+    got = list(zip(m.records["glacier"], m.records["year"], m.records["smb"], strict=True))
     assert got == [("Kongsvegen", 2013, -0.2), ("Kongsvegen", 2015, 0.35), ("Midtre Lovenbreen", 2013, -1.04),
                    ("Storbreen", 1995, 0.12)]
     assert m.unmatched_glaciers == ["Silvretta"]  # only a band row exists

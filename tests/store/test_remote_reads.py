@@ -8,11 +8,11 @@ import os
 import numpy as np
 import pytest
 
-pytest.importorskip("s3fs")
-moto_server = pytest.importorskip("moto.server")
-
 from facies_bench.data.store import open_store
 from facies_bench.errors import StoreDamagedError
+
+pytest.importorskip("s3fs")
+moto_server = pytest.importorskip("moto.server")
 
 BUCKET = "facies-reads"
 

@@ -12,7 +12,13 @@ from facies_bench import schema
 from facies_bench.data.store import open_store
 from facies_bench.errors import DatasetNotFoundError
 from facies_bench.synth import SYNTHETIC_FOLDS, generate_store
-from facies_bench.synth.folds import N_LABELS, REGION_LABELS_CLEANED, REGION_LABELS_RAW, balance_folds, glacier_label_shares
+from facies_bench.synth.folds import (
+    N_LABELS,
+    REGION_LABELS_CLEANED,
+    REGION_LABELS_RAW,
+    balance_folds,
+    glacier_label_shares,
+)
 from facies_bench.synth.labels import CLASS_SHARE_PCT, NOISE_NEIGHBOURS, NOISE_RATE
 from facies_bench.synth.plan import SENSOR_LABEL_SHARE, make_plan
 
@@ -130,7 +136,7 @@ def test_expert_noise_follows_table3_pruning(synth_store):
     for c in schema.NEVER_PRUNED:
         assert not wrong[raw == schema.class_index(c)].any(), c
     # a wrong label hides a neighbour across a transition
-    for r, t in zip(raw[wrong], true[wrong]):
+    for r, t in zip(raw[wrong], true[wrong], strict=True):
         assert int(t) in {n for n, _ in NOISE_NEIGHBOURS[int(r)]}
 
 

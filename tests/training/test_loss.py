@@ -13,7 +13,7 @@ def _focal_by_hand(logits, targets, weights, gamma=2.0, alpha=1.0, smoothing=0.1
     logits = np.asarray(logits, np.float64)
     k = logits.shape[1]
     total = 0.0
-    for row, t, w in zip(logits, targets, weights):
+    for row, t, w in zip(logits, targets, weights, strict=True):
         p = np.exp(row - row.max())
         p = np.clip(p / p.sum(), eps, 1 - eps)
         y = np.full(k, smoothing / k)

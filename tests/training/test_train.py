@@ -47,7 +47,7 @@ def test_deterministic_for_a_seed(tiny_store, fold0_splits):
         model = FaciesModel.from_registry("test_cnn", features=4, store=tiny_store, seed=1)
         runs.append(train_torch_model(model, train, validation, recipe=recipe, seed=4))
     assert [h["loss"] for h in runs[0].history] == [h["loss"] for h in runs[1].history]
-    for a, b in zip(runs[0].model.state_dict().values(), runs[1].model.state_dict().values()):
+    for a, b in zip(runs[0].model.state_dict().values(), runs[1].model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     other = train_torch_model(FaciesModel.from_registry("test_cnn", features=4, store=tiny_store, seed=1),
                               train, validation, recipe=recipe, seed=5)
