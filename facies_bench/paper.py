@@ -101,4 +101,7 @@ HEADLINE: dict[str, float] = {
     'spearman_rs_n_vs_f1_per_sensor': 0.41,
 }
 
+#: Share of each class among the 137,592 labels, percent (paper, Section 2), in schema.CLASS_NAMES order.
+CLASS_SHARE_PCT: tuple[float, ...] = (37.29, 21.50, 16.13, 15.23, 7.21, 1.71, 0.47, 0.45)
+
 TABLES = {2: TABLE2_BEFORE_CL, 3: TABLE3_AFTER_CL, 4: TABLE4_AFTER_CL_ON_UNPRUNED}

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,11 @@ def _copy(dest: torch.Tensor, value: torch.Tensor, source: str, layer: str) -> N
     dest.copy_(value)
 
 
+def read_published_norm_stats() -> dict[str, Any]:
+    """The shipped estimate of the authors' normalisation, ``resources/published_norm_stats.json``, as a dict."""
+    return json.loads(resources.files("facies_bench").joinpath("resources", "published_norm_stats.json").read_text())
+
+
 def load_norm_stats(source: Any, features: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per-feature (min, max) for ``features`` from a store or a JSON file / dict.
 
@@ -135,9 +141,7 @@ def load_norm_stats(source: Any, features: Sequence[str]) -> tuple[np.ndarray, n
     """
     features = tuple(features)
     if isinstance(source, str) and source == PUBLISHED_NORM_STATS:
-        from importlib import resources
-
-        data = json.loads(resources.files("facies_bench").joinpath("resources", "published_norm_stats.json").read_text())
+        data = read_published_norm_stats()
         return load_norm_stats({k: data[k] for k in ("features", "min", "max")}, features)
     if hasattr(source, "feature_indices") and hasattr(source, "feature_min"):
         idx = source.feature_indices(features)

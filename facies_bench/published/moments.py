@@ -65,16 +65,10 @@ def first_layer_of(model: Any) -> FirstLayer:
     return FirstLayer(as_np(conv.weight), as_np(conv.bias), as_np(bn.running_mean), as_np(bn.running_var))
 
 
-def _tap_weights(patch_size: int) -> np.ndarray:
-    """(3, 3) share of output positions at which each tap lands inside the patch."""
-    inside = (patch_size - 1) / patch_size
-    off = np.array([1, 0, 1])
-    return inside ** (off[:, None] + off[None, :])
-
-
 def fit_input_means(layer: FirstLayer, *, patch_size: int = schema.PATCH_SIZE) -> MeanFit:
     """Least-squares channel means from the running means (see the module docstring)."""
-    s = np.einsum("ochw,hw->oc", layer.kernel, _tap_weights(patch_size))
+    shares, sums = _position_tap_sums(layer.kernel, patch_size)
+    s = np.einsum("t,toc->oc", shares, sums)  # each tap weighted by the share of positions where it is inside
     target = layer.running_mean - layer.bias
     means, *_ = np.linalg.lstsq(s, target, rcond=None)
     resid = target - s @ means

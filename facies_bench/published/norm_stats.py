@@ -27,19 +27,16 @@ output for the nine published models; ``tests/published`` recomputes them from t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from typing import Any
 
 import numpy as np
 
-from facies_bench import schema
+from facies_bench import paper, schema
+from facies_bench.models.keras_import import read_published_norm_stats
 from facies_bench.published.moments import FirstLayer, fit_input_covariance, fit_input_means
 
-#: Share of each class among the 137,592 labels, percent (paper, Section 2), CLASS_NAMES order.
-CLASS_SHARE_PCT = (37.29, 21.50, 16.13, 15.23, 7.21, 1.71, 0.47, 0.45)
 #: Typical top-of-atmosphere reflectance of each class in blue, green, red, NIR, SWIR1, SWIR2.
 #: Snow, firn and ice follow the paper's NIR thresholds (snow >~ 0.55, firn ~0.40-0.55, ice
 #: <~ 0.40) and the Landsat TM glacier-facies spectra of Hall et al. (1987, 1988); snow and ice
@@ -63,7 +60,6 @@ DEFINED_RANGES: dict[str, tuple[float, float]] = {
     "elevation": (0.0, 1.0), "slope": (0.0, 90.0), "shadow_mask": (0.0, 1.0), "hillshade": (0.0, 1.0),
     "proximity": (0.0, 1.0),
 }
-_RESOURCE = "published_norm_stats.json"
 
 
 @dataclass
@@ -96,7 +92,7 @@ class NormStatsEstimate:
 
 def reflectance_prior_moments() -> tuple[np.ndarray, np.ndarray]:
     """(6,) expected reflectance and (6,) its standard deviation over the dataset's class mix."""
-    shares = np.asarray(CLASS_SHARE_PCT) / sum(CLASS_SHARE_PCT)
+    shares = np.asarray(paper.CLASS_SHARE_PCT) / sum(paper.CLASS_SHARE_PCT)
     table = np.asarray([TOA_REFLECTANCE_PRIOR[name] for name in schema.CLASS_NAMES])  # (8, 6)
     mean = shares @ table
     between = shares @ (table - mean) ** 2
@@ -143,14 +139,14 @@ def derive_norm_stats(layers: Mapping[str, FirstLayer]) -> NormStatsEstimate:
         features=names, min=lo, max=hi, max_range=ranges, normalised_means=per_channel,
         normalised_sd={f: float(np.round(s, 4)) for f, s in zip(names, sd, strict=True)},
         method={"optical": "min 0; max = E[reflectance] (literature class spectra x published class shares) / recovered normalised mean, median over models",
-                "defined": DEFINED_RANGES, "class_share_pct": CLASS_SHARE_PCT,
+                "defined": DEFINED_RANGES, "class_share_pct": paper.CLASS_SHARE_PCT,
                 "reflectance_prior_mean": np.round(raw_mean, 4).tolist(), "reflectance_prior_sd": np.round(raw_sd, 4).tolist(),
                 "models": sorted(layers)})
 
 
 def published_norm_stats() -> NormStatsEstimate:
     """The shipped estimate (``facies_bench/resources/published_norm_stats.json``)."""
-    data = json.loads(resources.files("facies_bench").joinpath("resources", _RESOURCE).read_text())
+    data = read_published_norm_stats()
     return NormStatsEstimate(features=tuple(data["features"]), min=data["min"], max=data["max"],
                              max_range=[tuple(r) for r in data["max_range"]], normalised_means=data["normalised_means"],
                              normalised_sd=data["normalised_sd"], method=data["method"])

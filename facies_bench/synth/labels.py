@@ -27,12 +27,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from facies_bench import schema
+from facies_bench import paper, schema
 from facies_bench.synth.folds import PRUNED_TABLE3, REGION_CLASS_TABLE5, restore_raw_counts
 from facies_bench.synth.render import FLAG_GAP
 
 #: Published class shares of all labels, % (paper, Section 2), in class order.
-CLASS_SHARE_PCT = np.array([37.29, 21.50, 16.13, 15.23, 7.21, 1.71, 0.47, 0.45])
+CLASS_SHARE_PCT = np.asarray(paper.CLASS_SHARE_PCT)
 #: Share of each class's labels that are wrong (expert noise) = the share confident learning
 #: pruned from that class (Table 3, feature set 4); with the published class shares that is
 #: 16.4 % of all labels (paper: 16 %).  Shadow, water and cloud get none: they were never
