@@ -137,7 +137,9 @@ def fetch_published_file(file: PublishedFile, *, progress: bool = False, retries
     try:
         return download_file(release, outdir, progress=progress, retries=retries, timeout=timeout)
     except DownloadError as exc:
-        msg = (f"Could not fetch the published file {url} ({exc}). Without network access, download it elsewhere "
+        # a transfer failure says only its kind (the URL is named once); a checksum failure says the digests
+        reason = type(exc.__cause__).__name__ if exc.__cause__ is not None else str(exc)
+        msg = (f"Could not fetch the published file {url} ({reason}). Without network access, download it elsewhere "
                f"(GPL-2.0, from {REPOSITORY} at commit {COMMIT[:12]}) and put it at {outdir / file.path}; "
                f"its SHA-256 must be {file.sha256}.")
         raise DownloadError(msg) from exc
