@@ -10,10 +10,11 @@ Scene: a synthetic ``SIZE`` x ``SIZE`` scene (all pixels glacier) from the tiny-
 and, when ``shared/reference/published_models`` is present, the authors' trained feature-set-1
 CNN (``fs1/fold0_after.h5``) with min-max statistics of the scene.
 
-* dense: :func:`map_scene` ``mode="dense"`` over the whole scene (timed by pytest-benchmark);
+* dense: :func:`map_scene` ``mode="dense", refine_margin=0`` (pure dense) over the whole scene
+  (timed by pytest-benchmark);
 * exact: ``mode="exact"`` (batched per-patch) on ``N_EXACT`` pixels, extrapolated to px/s;
-* hybrid: ``refine_margin=0.3`` on the same pixels; its scene px/s is estimated from the dense
-  rate and the exact rate times the refined share;
+* hybrid (the default): ``refine_margin=DEFAULT_REFINE_MARGIN`` on the same pixels; its scene
+  px/s is estimated from the dense rate and the exact rate times the refined share;
 * one patch per pixel: a model call per pixel patch, like the published Keras workflow, on
   ``N_PER_PIXEL`` pixels, extrapolated to px/s.
 
@@ -37,7 +38,7 @@ import pytest
 import torch
 
 from facies_bench import schema
-from facies_bench.mapping import map_scene
+from facies_bench.mapping import DEFAULT_REFINE_MARGIN, map_scene
 from facies_bench.mapping.exact import gather_patches, read_window
 
 SIZE = int(os.environ.get("FACIES_BENCH_MAP_SIZE", "1000"))
@@ -108,12 +109,13 @@ def test_dense_vs_exact_vs_per_pixel(benchmark, scene, which):
     subset = np.zeros(outline.shape, bool)
     subset.flat[flat] = True
 
-    dense = benchmark.pedantic(map_scene, args=(model, features, outline), kwargs={"mode": "dense"}, rounds=1, iterations=1)
+    dense = benchmark.pedantic(map_scene, args=(model, features, outline), kwargs={"mode": "dense", "refine_margin": 0},
+                               rounds=1, iterations=1)
     dense_px_s = dense.n_glacier_px / benchmark.stats.stats.mean
     start = time.perf_counter()
     exact = map_scene(model, features, subset, mode="exact")
     exact_px_s = N_EXACT / (time.perf_counter() - start)
-    refine = 0.3
+    refine = DEFAULT_REFINE_MARGIN
     start = time.perf_counter()
     hybrid = map_scene(model, features, subset, mode="dense", refine_margin=refine)
     hybrid_s = time.perf_counter() - start
@@ -153,7 +155,7 @@ model = _random_model(features)
 with open("/proc/self/clear_refs", "w") as fh:
     fh.write("5")  # reset the peak RSS (VmHWM) to the current RSS
 before = hwm_kib()
-result = map_scene(model, features, outline, mode="dense", tile={tile})
+result = map_scene(model, features, outline, mode="dense", refine_margin=0, tile={tile})
 print(json.dumps({{"rss_before_kib": before, "rss_peak_kib": hwm_kib(), "input_bytes": int(features.nbytes)}}))
 """
 
@@ -201,7 +203,7 @@ def test_dense_exact_agreement_on_synthetic_scenes(benchmark, weights):
     """
     if not (PUBLISHED / weights).exists():
         pytest.skip(f"published weights not available: {PUBLISHED / weights}")
-    from facies_bench.data.cache import resolve_store
+    from facies_bench.default_dataset import resolve_store
     from facies_bench.mapping.predict_scene import _ensemble_proba, robust_margin
     from facies_bench.models import import_keras_weights
 
@@ -243,3 +245,61 @@ def test_dense_exact_agreement_on_synthetic_scenes(benchmark, weights):
     })
     print(f"\n{weights}: dense/exact agreement {agree.mean():.4f} on {agree.size} px; after refining "
           + ", ".join(f"{float(k):.1%}: {v:.4f}" for k, v in after.items()))
+
+
+# --------------------------------------------------------------------------------------------
+# The default mode on store scenes: agreement with per-patch inference, and same-run time ratios
+# --------------------------------------------------------------------------------------------
+
+#: Models for the default-mode benchmark: ``FACIES_BENCH_MAP_MODELS`` (``;``-separated, each a
+#: checkpoint or a ``published:`` name, ``,`` inside one entry ensembles), else the published fs4
+#: fold-0 model and the fs4 ensemble (fetched into ``$FACIES_BENCH_HOME`` on first use).
+DEFAULT_MODE_MODELS = os.environ.get("FACIES_BENCH_MAP_MODELS", "published:fs4/fold0;published:fs4").split(";")
+#: Small scenes of the quick store (all glacier pixels are mapped three times, once per patch).
+DEFAULT_MODE_SCENES = ("goldberg_k_20020917_landsat_7", "silvretta_20120909_landsat_7", "storbreen_20170807_landsat_8")
+
+
+@pytest.mark.parametrize("models", DEFAULT_MODE_MODELS)
+def test_default_mode_agreement_and_time_on_store_scenes(benchmark, models):
+    """Pure dense, the default (dense + close calls per patch) and exact per patch on whole scenes.
+
+    Records, per scene, the share of glacier pixels where each mode's classes equal the exact
+    per-patch classes (no smoothing), the share the default recomputed, and the wall-time
+    ratios exact / default, default / dense and exact / dense, measured in the same run.
+    """
+    from facies_bench import resolve_store
+    from facies_bench.errors import FaciesBenchError
+    from facies_bench.mapping.pipeline import load_mapping_models
+
+    try:
+        loaded, _ = load_mapping_models(models.split(","))
+    except FaciesBenchError as exc:  # published weights not reachable offline
+        pytest.skip(str(exc))
+    store = resolve_store(quick=True)
+
+    def run():
+        rows = {}
+        for scene_id in DEFAULT_MODE_SCENES:
+            scene = store.scene(scene_id)
+            features, outline = np.asarray(scene.features), np.asarray(scene.outline)
+            maps, seconds = {}, {}
+            for label, kwargs in (("dense", {"refine_margin": 0}), ("default", {}), ("exact", {"mode": "exact"})):
+                start = time.perf_counter()
+                maps[label] = map_scene(loaded, features, outline, feature_names=store.feature_names, **kwargs)
+                seconds[label] = time.perf_counter() - start
+            exact = maps["exact"].classes
+            keep = (outline != 0) & (exact != 255)
+            rows[scene_id] = {
+                "n_px": int(keep.sum()), "refined_share": maps["default"].n_refined_px / int(keep.sum()),
+                "agreement_dense": float((maps["dense"].classes == exact)[keep].mean()),
+                "agreement_default": float((maps["default"].classes == exact)[keep].mean()),
+                "exact_over_default": seconds["exact"] / seconds["default"],
+                "default_over_dense": seconds["default"] / seconds["dense"],
+                "exact_over_dense": seconds["exact"] / seconds["dense"],
+            }
+        return rows
+
+    rows = benchmark.pedantic(run, rounds=1, iterations=1)
+    benchmark.extra_info.update({"models": models, "refine_margin": DEFAULT_REFINE_MARGIN, "scenes": rows})
+    for scene_id, row in rows.items():
+        print(f"\n{models} {scene_id}: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()))

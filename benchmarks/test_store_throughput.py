@@ -1,6 +1,7 @@
 """Patch layouts of the store, and the production store, against one GeoTIFF per sample.
 
-Run: ``python -m pytest benchmarks/test_store_throughput.py --benchmark-enable -q -s``.
+Run (skipped without ``--benchmark-enable``, as CI runs pytest):
+``nice -n 5 python -m pytest benchmarks/test_store_throughput.py --benchmark-enable -q -s``.
 
 The same ``N`` patches are written (a) as ``N`` single 11-band 33x33 float32 GeoTIFFs (how the
 published release is read, with rasterio) and (b) as Zarr v3 patch arrays in several layouts —
@@ -38,6 +39,7 @@ LAYOUTS = [
     ("shard 1024, lz4hc-3 shuffle", 1024, "lz4hc", 3, "shuffle"),
 ]
 RESULTS: dict[str, dict[str, float]] = {}
+pytestmark = pytest.mark.benchmark
 
 
 def _patches() -> np.ndarray:
@@ -87,7 +89,9 @@ def _du(path: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def layouts(tmp_path_factory):
+def layouts(request, tmp_path_factory):
+    if request.config.getoption("benchmark_disable", False) and not request.config.getoption("benchmark_enable", False):
+        pytest.skip("a benchmark: run with --benchmark-enable")
     rasterio = pytest.importorskip("rasterio")
     from rasterio.transform import from_origin
 

@@ -16,9 +16,9 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
 
 _LAZY = {
-    "load_dataset": "facies_bench.data.hf",
+    "load_dataset": "facies_bench.default_dataset",
     "open_store": "facies_bench.data.store",
-    "resolve_store": "facies_bench.data.cache",
+    "resolve_store": "facies_bench.default_dataset",
     "load_model": "facies_bench.models",
     "register_model": "facies_bench.models",
     "list_models": "facies_bench.models",

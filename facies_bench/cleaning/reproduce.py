@@ -75,7 +75,7 @@ def reproduce(submission: str | os.PathLike, store: str | os.PathLike | FaciesSt
             ``cl-<model>-fs<k>``); an existing variant of that name is replaced.
         progress: a protocol ``ProgressReporter`` for both trainings.
     """
-    from facies_bench.data.cache import resolve_store
+    from facies_bench.default_dataset import resolve_store
     from facies_bench.protocol import ProtocolConfig, load_submission, run_protocol
 
     opened = resolve_store(store, quick=quick)

@@ -25,8 +25,9 @@ def single_dem(dem: Sequence[Path] | Path | None) -> Path | None:
 def run_map_products(models: Sequence[Any], products: Sequence[str], *, dem: Sequence[Path], outlines: Path | None,
                      out_dir: Path, glaciers: Sequence[str], calibrator: Any, context_m: float,
                      options: dict[str, Any]) -> None:
-    """Map each product into ``out_dir`` and print what was written."""
-    from facies_bench.mapping.products import map_product
+    """Map each product (each granule of a multi-granule SAFE) into ``out_dir`` and print what was written."""
+    from facies_bench.mapping.products import glaciers_per_granule, map_product
+    from facies_bench.products import open_products
 
     if outlines is None:
         raise FaciesBenchError("--product needs --outlines RGI.(shp|gpkg) (RGI 7.0 / GLIMS glacier outlines).")
@@ -34,11 +35,13 @@ def run_map_products(models: Sequence[Any], products: Sequence[str], *, dem: Seq
         raise FaciesBenchError("--product needs --dem TILE (repeat --dem for several tiles, or give a folder of tiles).")
     if out_dir.suffix.lower() in (".tif", ".tiff"):
         raise FaciesBenchError(f"With --product, -o is an output folder; got {str(out_dir)!r}.")
-    for source in products:
+    planned = [plan for source in products for plan in glaciers_per_granule(open_products(source), outlines,
+                                                                            glaciers=glaciers or None)]
+    for product, chosen in planned:
         def progress(done: int, total: int, label: str) -> None:
             typer.echo(f"  [{done}/{total}] {label}")
 
-        result = map_product(models, source, dem, outlines, out_dir, glaciers=glaciers or None, calibrator=calibrator,
+        result = map_product(models, product, dem, outlines, out_dir, glaciers=chosen or None, calibrator=calibrator,
                              context_m=context_m, progress=progress, **options)
         p = result.product
         typer.echo(f"{p.product_id} ({p.sensor}, {p.date}): mapped {result.n_mapped} of {len(result.table)} glacier(s) "

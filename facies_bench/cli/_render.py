@@ -65,11 +65,11 @@ def progress_bar() -> Iterator[Progress]:
 
 
 def resolve_store_with_progress(store=None, *, quick: bool = False):
-    """``facies_bench.data.cache.resolve_store`` with a progress bar if the embedded dataset must be built.
+    """``facies_bench.resolve_store`` with a progress bar if the embedded dataset must be built.
 
     The bar is created on the first progress event, so opening an existing store prints nothing.
     """
-    from facies_bench.data.cache import resolve_store
+    from facies_bench.default_dataset import resolve_store
 
     state: dict = {}
 

@@ -29,7 +29,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
     ) -> None:
         """Channel means beside the real data's, and every batch-norm layer's offset, per published model."""
         from facies_bench import schema
-        from facies_bench.data.cache import resolve_store
+        from facies_bench.default_dataset import resolve_store
         from facies_bench.errors import FaciesBenchError
         from facies_bench.fingerprint import fingerprint, sample_scene_patches, sample_store_patches
         from facies_bench.models.keras_import import import_keras_weights

@@ -29,60 +29,24 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         outdir: Path = typer.Option(..., "--output", "-o", help="Output folder (smb_report.json/.md, smb_features.csv, two PNGs)."),
     ) -> None:
         """Glacier-wide SMB from facies maps: global model with glacier folds, glacier-specific leave-one-year-out."""
-        from facies_bench.errors import MassBalanceError
-        from facies_bench.smb import run_smb, wgms_dir, write_synthetic_wgms
-        from facies_bench.smb.synthetic import MAPPING_NAME, TABLE_NAME
+        from facies_bench.smb import SMBConfig, locate_wgms_records, open_smb_store, run_smb_config
 
-        if model and true_facies:
-            raise MassBalanceError("Pass either --model or --true-facies, not both.")
-        if tables is not None and (maps is not None or model or true_facies):
-            raise MassBalanceError("Pass --tables alone, without --maps, --model or --true-facies.")
-        if maps is None and tables is None and not model and not true_facies:
-            raise MassBalanceError("No facies source: pass --model CHECKPOINT (repeatable), --true-facies, or --maps DIR.")
-        if store is None and maps is None and tables is None:
+        config = SMBConfig.from_options(store=store, models=model or [], true_facies=true_facies, maps=maps, tables=tables,
+                                        dem=dem, outlines=outlines, optical=optical, wgms_table=wgms_table, mapping=mapping,
+                                        records_seed=seed, window_days=window_days, center=center, alpha=alpha,
+                                        min_records=min_records)
+        if config.uses_embedded_store:
             from facies_bench.cli._render import resolve_store_with_progress
 
             store_obj = resolve_store_with_progress(None)
         else:
-            from facies_bench.data.store import open_store
-
-            store_obj = open_store(store) if store is not None else None
-        if wgms_table is None:
-            if store_obj is None:
-                raise MassBalanceError("No WGMS table: pass --wgms TABLE --mapping CSV (or --store of a synthetic store).")
-            folder = wgms_dir(store_obj)
-            if not (folder / TABLE_NAME).is_file() and store_obj.is_synthetic:
-                write_synthetic_wgms(store_obj, seed=seed)
-                typer.echo(f"drew synthetic SMB records for {store_obj.path} -> {folder}")
-            wgms_table = folder / TABLE_NAME
-        if mapping is None:
-            mapping = Path(wgms_table).parent / MAPPING_NAME
-        model_paths = _parse_models(model or [])
-        source = maps if maps is not None else store_obj
-        if tables is not None:
-            from facies_bench.smb.tables import ProductTablesSource
-
-            source = ProductTablesSource(tables)
-        report = run_smb(source, wgms_table, mapping, store=store_obj if maps is not None or tables is not None else None,
-                         model_paths=model_paths, use_true_facies=true_facies, dem=dem, outlines=outlines,
-                         optical=optical, window_days=window_days, center=center, alpha=alpha, min_records=min_records)
+            store_obj = open_smb_store(config)
+        records = locate_wgms_records(store_obj, wgms_table=config.wgms_table, mapping=config.mapping, seed=config.records_seed)
+        if records.drawn and store_obj is not None:
+            typer.echo(f"drew synthetic SMB records for {store_obj.path} -> {records.table.parent}")
+        report = run_smb_config(config, store=store_obj, records=records)
         paths = report.write(outdir)
         _render_summary(report, paths)
-
-
-def _parse_models(values: list[str]) -> list[str] | dict[int, str]:
-    """``PATH ...`` -> list; ``K=PATH ...`` -> {fold: path}; a mix is an error."""
-    from facies_bench.errors import MassBalanceError
-
-    folded = [v.partition("=") for v in values if v.partition("=")[0].strip().isdigit() and "=" in v]
-    if not folded:
-        return list(values)
-    if len(folded) != len(values):
-        raise MassBalanceError(f"--model values {values} mix PATH and K=PATH forms; use one form for all.")
-    out = {int(k): p for k, _, p in folded}
-    if len(out) != len(folded):
-        raise MassBalanceError(f"--model gives a fold more than once: {values}.")
-    return out
 
 
 def _render_summary(report, paths: dict) -> None:

@@ -207,12 +207,16 @@ def _fingerprint(files: list[Path], root: Path, scenes_csv: Path | None) -> str:
     return "blake2b:" + h.hexdigest()
 
 
-def _read_block(paths: list[Path]) -> list[tuple[np.ndarray | None, tuple[float, float], str, str | None]]:
+#: One GeoTIFF read: (patch or None, centre x/y, crs, problem or None).
+_ReadPatch = tuple[np.ndarray | None, tuple[float, float], str, str | None]
+
+
+def _read_block(paths: list[Path]) -> list[_ReadPatch]:
     """Read GeoTIFFs: (patch or None, centre x/y, crs, problem)."""
     import rasterio
     from rasterio.errors import RasterioError
 
-    out = []
+    out: list[_ReadPatch] = []
     with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
         for p in paths:
             try:
@@ -234,7 +238,7 @@ def _read_block(paths: list[Path]) -> list[tuple[np.ndarray | None, tuple[float,
     return out
 
 
-def _read_all(paths: list[Path], workers: int) -> Iterator[tuple[np.ndarray | None, tuple[float, float], str, str | None]]:
+def _read_all(paths: list[Path], workers: int) -> Iterator[_ReadPatch]:
     blocks = [paths[i:i + 64] for i in range(0, len(paths), 64)]
     if workers <= 1:
         for b in blocks:
@@ -279,33 +283,68 @@ def convert_release(release_dir: str | os.PathLike, store_path: str | os.PathLik
         DatasetNotFoundError: ``release_dir`` does not exist.
         ConversionError: no valid patch file was found (the message shows what was found).
     """
-    from tqdm.auto import tqdm
-
-    from facies_bench.errors import DatasetNotFoundError
-
     t0 = time.perf_counter()
     root = Path(release_dir)
     store_path = Path(store_path)
-    if not root.is_dir():
-        raise DatasetNotFoundError(f"Release folder {str(root)!r} does not exist; download it with `facies-bench data download -o DIR`.")
-    all_files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
-    tifs = [p for p in all_files if p.name.lower().endswith(_TIF_SUFFIXES)]
-    tif_set = set(tifs)
-    ignored = [p.relative_to(root).as_posix() for p in all_files if p not in tif_set]
+    all_files, tifs, ignored = _list_release(root)
     scenes = read_scenes_table(scenes_csv) if scenes_csv is not None else {}
     fingerprint = _fingerprint(tifs, root, Path(scenes_csv) if scenes_csv else None)
     report_path = store_path.parent / REPORT_NAME
 
     existing = _existing(store_path)
     if existing is not None and existing.attrs["provenance"].get("source_fingerprint") == fingerprint:
-        prev = existing.attrs["provenance"].get("conversion", {})
         log.info("%s was converted from these files already; left unchanged.", store_path)
+        prev = existing.attrs["provenance"].get("conversion", {})
         return ConversionResult(store_path=store_path, content_hash=existing.content_hash, n_files=len(tifs),
                                 n_converted=existing.n_samples,
                                 skipped=[SkippedFile(**s) for s in prev.get("skipped", [])], ignored=ignored,
                                 unchanged=True, elapsed_s=time.perf_counter() - t0,
                                 report_path=report_path if report_path.exists() else None)
 
+    parsed, skipped = _parse_release_names(tifs, root)
+    if not parsed:
+        raise ConversionError(_no_patch_files_message(root, all_files, tifs, ignored, skipped))
+    warnings = _release_warnings(parsed, scenes, scenes_csv=scenes_csv)
+    workers = workers if workers is not None else (1 if (os.cpu_count() or 1) <= 2 else 4)
+
+    tmp_final = store_path.with_name(f".{store_path.name}.new-{uuid.uuid4().hex[:8]}")
+    store, bad = _build_skipping_bad_files(
+        parsed, tmp_final, n_files=len(tifs), progress=progress, workers=workers, scenes=scenes, record=record,
+        fingerprint=fingerprint, root=root, dataset_version=dataset_version or f"zenodo-{record}",
+        scenes_csv=scenes_csv, skipped=skipped, ignored=ignored)
+    skipped.extend(SkippedFile(p.relative_to(root).as_posix(), why) for p, why in bad.items())
+    skipped.sort(key=lambda s: s.path)
+
+    unchanged = existing is not None and existing.content_hash == store.content_hash
+    if unchanged:
+        shutil.rmtree(tmp_final, ignore_errors=True)
+        log.info("%s already holds identical content (%s); left unchanged.", store_path, store.content_hash)
+    else:
+        replace_dir(tmp_final, store_path)
+    result = ConversionResult(store_path=store_path, content_hash=store.content_hash, n_files=len(tifs),
+                              n_converted=len(parsed) - len(bad), skipped=skipped, ignored=ignored,
+                              warnings=warnings, unchanged=unchanged, elapsed_s=time.perf_counter() - t0,
+                              report_path=report_path)
+    _write_report(report_path, {"release_dir": str(root), "record": record, "converter_version": CONVERTER_VERSION,
+                                "source_fingerprint": fingerprint, **result.to_dict()})
+    return result
+
+
+def _list_release(root: Path) -> tuple[list[Path], list[Path], list[str]]:
+    """Every visible file under ``root``, the GeoTIFFs among them, and the others (relative paths)."""
+    from facies_bench.errors import DatasetNotFoundError
+
+    if not root.is_dir():
+        raise DatasetNotFoundError(f"Release folder {str(root)!r} does not exist; download it with `facies-bench data download -o DIR`.")
+    all_files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    tifs = [p for p in all_files if p.name.lower().endswith(_TIF_SUFFIXES)]
+    tif_set = set(tifs)
+    ignored = [p.relative_to(root).as_posix() for p in all_files if p not in tif_set]
+    return all_files, tifs, ignored
+
+
+def _parse_release_names(tifs: list[Path], root: Path) -> tuple[list[tuple[PatchName, Path]], list[SkippedFile]]:
+    """The parsed file names in store row order, and the files skipped for their names or as duplicates."""
     skipped: list[SkippedFile] = []
     parsed: list[tuple[PatchName, Path]] = []
     seen: dict[tuple, Path] = {}
@@ -322,15 +361,24 @@ def convert_release(release_dir: str | os.PathLike, store_path: str | os.PathLik
             continue
         seen[key] = p
         parsed.append((name, p))
-    if not parsed:
-        examples = ", ".join(repr(p.name) for p in (tifs or all_files)[:5]) or "no files at all"
-        msg = (f"No convertible patch files in {str(root)!r}: expected 11-band 33x33 GeoTIFFs named {NAME_PATTERN}; "
-               f"found {len(tifs)} .tif file(s) and {len(ignored)} other file(s), e.g. {examples}.")
-        if skipped:
-            msg += f" First problem: {skipped[0].reason}"
-        raise ConversionError(msg)
     parsed.sort(key=lambda t: (t[0].fold, schema.glacier_index(t[0].glacier), t[0].scene_id, t[1].name))
+    return parsed, skipped
 
+
+def _no_patch_files_message(root: Path, all_files: list[Path], tifs: list[Path], ignored: list[str],
+                            skipped: list[SkippedFile]) -> str:
+    """Why nothing in ``root`` could be converted: what was expected, what was found, the first problem."""
+    examples = ", ".join(repr(p.name) for p in (tifs or all_files)[:5]) or "no files at all"
+    msg = (f"No convertible patch files in {str(root)!r}: expected 11-band 33x33 GeoTIFFs named {NAME_PATTERN}; "
+           f"found {len(tifs)} .tif file(s) and {len(ignored)} other file(s), e.g. {examples}.")
+    if skipped:
+        msg += f" First problem: {skipped[0].reason}"
+    return msg
+
+
+def _release_warnings(parsed: list[tuple[PatchName, Path]], scenes: dict[tuple[str, str], str], *,
+                      scenes_csv: str | os.PathLike | None) -> list[str]:
+    """Warnings about a release: glaciers in several folds, scenes missing from the scenes table."""
     warnings = []
     folds_of: dict[str, set[int]] = {}
     for name, _ in parsed:
@@ -341,45 +389,34 @@ def convert_release(release_dir: str | os.PathLike, store_path: str | os.PathLik
     missing_sensor = sorted({n.scene_id for n, _ in parsed if (n.glacier, n.date) not in scenes})
     if scenes_csv is not None and missing_sensor:
         warnings.append(f"{len(missing_sensor)} scene(s) not in the scenes table get sensor 'unknown': {', '.join(missing_sensor[:10])}")
-    workers = workers if workers is not None else (1 if (os.cpu_count() or 1) <= 2 else 4)
+    return warnings
 
-    bar = tqdm(total=len(tifs), unit="file", desc="convert", disable=not progress)
-    bar.update(len(tifs) - len(parsed))
-    tmp_final = store_path.with_name(f".{store_path.name}.new-{uuid.uuid4().hex[:8]}")
+
+def _build_skipping_bad_files(parsed: list[tuple[PatchName, Path]], tmp_final: Path, *, n_files: int, progress: bool,
+                              **build_args: Any) -> tuple[FaciesStore, dict[Path, str]]:
+    """Build the store at ``tmp_final``; files that fail their content checks are left out in a second pass.
+
+    Returns the built store and the bad files with their reasons; on failure ``tmp_final`` is removed.
+    """
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=n_files, unit="file", desc="convert", disable=not progress)
+    bar.update(n_files - len(parsed))
     bad: dict[Path, str] = {}
     try:
         for attempt in range(2):
             items = [(n, p) for n, p in parsed if p not in bad]
-            store, new_bad = _build(items, tmp_final, workers=workers, bar=bar if attempt == 0 else None,
-                                    scenes=scenes, record=record, fingerprint=fingerprint, root=root,
-                                    dataset_version=dataset_version or f"zenodo-{record}",
-                                    scenes_csv=scenes_csv, skipped=skipped, ignored=ignored)
+            store, new_bad = _build(items, tmp_final, bar=bar if attempt == 0 else None, **build_args)
             if store is not None:
-                break
+                return store, bad
             bad.update(new_bad)  # content problems found: rebuild once without those files
-        else:  # pragma: no cover - the second pass only sees files that passed the first
-            raise ConversionError(f"Conversion of {str(root)!r} did not converge.")
+        # The second pass only sees files that passed the first, so it cannot find new bad files.
+        raise ConversionError(f"Conversion of {str(build_args['root'])!r} did not converge.")  # pragma: no cover
     except BaseException:
         shutil.rmtree(tmp_final, ignore_errors=True)
         raise
     finally:
         bar.close()
-    skipped.extend(SkippedFile(p.relative_to(root).as_posix(), why) for p, why in bad.items())
-    skipped.sort(key=lambda s: s.path)
-
-    unchanged = existing is not None and existing.content_hash == store.content_hash
-    if unchanged:
-        shutil.rmtree(tmp_final, ignore_errors=True)
-        log.info("%s already holds identical content (%s); left unchanged.", store_path, existing.content_hash)
-    else:
-        replace_dir(tmp_final, store_path)
-    result = ConversionResult(store_path=store_path, content_hash=store.content_hash, n_files=len(tifs),
-                              n_converted=len(parsed) - len(bad), skipped=skipped, ignored=ignored,
-                              warnings=warnings, unchanged=unchanged, elapsed_s=time.perf_counter() - t0,
-                              report_path=report_path)
-    _write_report(report_path, {"release_dir": str(root), "record": record, "converter_version": CONVERTER_VERSION,
-                                "source_fingerprint": fingerprint, **result.to_dict()})
-    return result
 
 
 def _build(items, tmp_final: Path, *, workers, bar, scenes, record, fingerprint, root, dataset_version,
@@ -405,8 +442,8 @@ def _build(items, tmp_final: Path, *, workers, bar, scenes, record, fingerprint,
         for i, (data, (x, y), crs, problem) in enumerate(_read_all([p for _, p in items], workers)):
             if bar is not None:
                 bar.update(1)
-            if problem is not None:
-                bad[items[i][1]] = problem
+            if problem is not None or data is None:
+                bad[items[i][1]] = problem or "unreadable GeoTIFF"
                 continue
             if bad:
                 continue  # a rebuild follows: only keep looking for bad files

@@ -4,7 +4,8 @@
 
     OUTDIR/
       README.md                               dataset card: YAML (configs, dataset_info, licence,
-                                              citation) + the body of DATASET_CARD.md
+                                              citation) + the body of the dataset card
+                                              (facies_bench/resources/DATASET_CARD.md)
       data/<variant>/fold_<k>-<i>-of-<n>.parquet   one or more shards per fold and label variant
 
 Each label variant is one config (``raw`` is the default; every cleaned variant is a config under
@@ -23,16 +24,20 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from facies_bench import schema
 from facies_bench.atomic import replace_dir
-from facies_bench.data.hf import CITATION, DATASET_DOI, LICENSE, PAPER_DOI
+from facies_bench.data.hf import CITATION, DATASET_DOI, LICENSE
 from facies_bench.data.store import FaciesStore, open_store
 from facies_bench.errors import DatasetNotFoundError, FaciesBenchError, StoreFormatError
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 log = logging.getLogger(__name__)
 
@@ -62,27 +67,18 @@ def export_features(n_features: int = schema.N_FEATURES):
     return row_features(datasets.Array3D(shape=(n_features, schema.PATCH_SIZE, schema.PATCH_SIZE), dtype="float32"))
 
 
-def find_card_body() -> str | None:
-    """The body (after the YAML header) of ``DATASET_CARD.md``, from the package resources or the checkout."""
-    here = Path(__file__).resolve()
-    for candidate in (here.parents[1] / "resources" / CARD_NAME, here.parents[2] / CARD_NAME):
-        if candidate.exists():
-            text = candidate.read_text(encoding="utf-8")
-            if text.startswith("---"):
-                end = text.find("\n---", 3)
-                text = text[end + 4:] if end != -1 else text
-            return text.lstrip("\n")
-    return None
+def card_path() -> Traversable:
+    """The dataset card: ``DATASET_CARD.md`` at the repository top, shipped as package data through the link ``facies_bench/resources/DATASET_CARD.md``."""
+    return resources.files("facies_bench").joinpath("resources", CARD_NAME)
 
 
-def _fallback_body() -> str:
-    classes = "\n".join(f"| {c.index} | {c.name} | {c.definition} |" for c in schema.CLASSES)
-    feats = "\n".join(f"| {f.index} | {f.name} | {f.description} |" for f in schema.FEATURES)
-    sets = "\n".join(f"| {k} | {', '.join(v)} |" for k, v in schema.FEATURE_SETS.items())
-    return (f"# Pan-European glacier facies dataset\n\nPoint-label patches (33 x 33 pixels, 11 features) of glacier "
-            f"facies from Maslov et al. (doi:{PAPER_DOI}); release doi:{DATASET_DOI}.\n\n## Classes\n\n| index | name | definition |\n"
-            f"| --- | --- | --- |\n{classes}\n\n## Features\n\n| channel | name | description |\n| --- | --- | --- |\n{feats}\n\n"
-            f"## Feature sets\n\n| set | features |\n| --- | --- |\n{sets}\n\n## Citation\n\n```bibtex\n{CITATION}\n```\n")
+def read_card_body() -> str:
+    """The body (after the YAML header) of the dataset card (:func:`card_path`)."""
+    text = card_path().read_text(encoding="utf-8")
+    if text.startswith("---"):
+        end = text.find("\n---", 3)
+        text = text[end + 4:] if end != -1 else text
+    return text.lstrip("\n")
 
 
 def _export_note(store: FaciesStore) -> str:
@@ -109,8 +105,7 @@ def _card(store: FaciesStore, configs: dict[str, dict[str, str]], infos: dict[st
             for name, splits in configs.items()}
     MetadataConfigs(meta).to_dataset_card_data(card_data)
     DatasetInfosDict(infos).to_dataset_card_data(card_data)
-    body = find_card_body() or _fallback_body()
-    return f"---\n{card_data.to_yaml()}\n---\n\n{_export_note(store)}{body}"
+    return f"---\n{card_data.to_yaml()}\n---\n\n{_export_note(store)}{read_card_body()}"
 
 
 def _write_split(store: FaciesStore, rows: np.ndarray, labels: np.ndarray, meta, outdir: Path, rel_dir: str,

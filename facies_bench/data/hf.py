@@ -9,10 +9,17 @@ applies it: ``ds[i]``, slicing, iteration, ``.shuffle()``/``.select()`` (index m
 patches).  Only ``.with_format("arrow")`` and ``ds.data`` show the raw row numbers.  The store stays
 the single copy of the patches: nothing is written to disk to open the dataset.
 
-Decoding reads one patch (the store's inner chunk) through TensorStore for scattered rows, and a
-256-row block when rows come in order, so both shuffled and sequential access are fast.
-``datasets`` decodes a custom feature one row at a time; :func:`patch_batches` is the batched
-path (one store read per batch, any row order).
+Decoding is batched: the splits' ``Features`` (a :class:`datasets.Features` subclass made by
+:func:`dataset_features`) decode a batch's ``patch`` column with one store read through TensorStore,
+so ``with_format("torch")`` through a torch ``DataLoader(ds, batch_size=...)`` (which asks
+``datasets`` for whole batches of row indices) reads each batch in one call, in any row order; a
+single row (``ds[i]``) reads one patch, or a read-ahead block when rows come in order.  The
+batched features survive ``shuffle``, ``select``, ``filter``, ``train_test_split``,
+``remove_columns``, ``with_format`` and pickling (DataLoader workers); operations that rebuild the
+``Features`` from scratch (``map``, ``rename_column``, ``flatten_indices`` ...) keep patches
+decodable, one row at a time.  :func:`patch_batches` yields batches straight from the store
+(no per-row dicts).  Each process (each DataLoader worker, forked or spawned) opens its own store
+and TensorStore handle.
 
 Known limits: ``Dataset.filter``/``map`` decode the patches of every row unless restricted with
 ``input_columns=[...]``; a dataset saved with ``save_to_disk`` keeps row references, not patches,
@@ -22,10 +29,12 @@ self-contained copy).
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -101,14 +110,97 @@ class FaciesPatch:
         """The (C, 33, 33) float32 patch of store row ``value``."""
         return _reader_for(self).read_row(int(value))
 
+    def decode_batch(self, values: Sequence[int | None] | np.ndarray) -> np.ndarray | list[np.ndarray | None]:
+        """The patches of many store rows, read in one store call.
+
+        Args:
+            values: row numbers, as ``datasets`` extracts a column: a numpy array (numpy, torch
+                and other array formats) or a list (python format).
+
+        Returns:
+            (n, C, 33, 33) float32 for an array, else a list of (C, 33, 33) arrays.
+        """
+        if not isinstance(values, np.ndarray) and any(v is None for v in values):
+            return [None if v is None else self.decode_example(int(v)) for v in values]
+        rows = np.asarray(values, dtype=np.int64).reshape(-1)
+        patches = _reader_for(self).read_rows(rows)
+        return patches if isinstance(values, np.ndarray) else list(patches)
+
+
+#: Whether :class:`FaciesPatch` is registered with ``datasets`` in this process.
+_REGISTERED = False
+#: The ``datasets.Features`` subclass with batched patch decoding (made on first use: lazy import).
+_FEATURES_CLASS: type | None = None
+
 
 def _register_feature() -> None:
-    from datasets.features.features import _FEATURE_TYPES, register_feature
+    """Register :class:`FaciesPatch` with ``datasets`` (``register_feature``, once per process).
 
-    if _FEATURE_TYPES.get(FEATURE_TYPE_NAME) is not FaciesPatch:
-        with warnings.catch_warnings():  # register_feature is marked experimental
-            warnings.simplefilter("ignore")
-            register_feature(FaciesPatch, FEATURE_TYPE_NAME)
+    ``datasets`` rebuilds a split's features from the Arrow schema's metadata by type name, so
+    the name must be known wherever a split is opened or unpickled.
+    """
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    from datasets.features.features import register_feature
+
+    with warnings.catch_warnings():  # register_feature is marked experimental
+        warnings.simplefilter("ignore")
+        register_feature(FaciesPatch, FEATURE_TYPE_NAME)
+    _REGISTERED = True
+
+
+def _features_class() -> type:
+    """``FaciesFeatures``: ``datasets.Features`` that decode a batch's patches in one store read.
+
+    ``datasets`` decodes a custom feature one value at a time; its formatters (python, numpy,
+    torch, ...) hand a whole batch to ``Features.decode_batch`` / ``decode_column``, which this
+    class overrides for :class:`FaciesPatch` columns.  It survives ``shuffle``, ``select``,
+    ``with_format``, pickling (DataLoader workers) and deep copies.
+    """
+    global _FEATURES_CLASS
+    if _FEATURES_CLASS is not None:
+        return _FEATURES_CLASS
+    import datasets
+
+    _register_feature()
+
+    class FaciesFeatures(datasets.Features):
+        """``datasets.Features`` whose :class:`FaciesPatch` columns decode a batch in one read."""
+
+        def decode_batch(self, batch: dict, token_per_repo_id: dict | None = None) -> dict:
+            patches = {name: self[name].decode_batch(column) for name, column in batch.items()
+                       if isinstance(self.get(name), FaciesPatch) and self[name].decode}
+            rest = {k: v for k, v in batch.items() if k not in patches}
+            # the token only when given: older ``datasets`` releases lack the argument
+            token = {"token_per_repo_id": token_per_repo_id} if token_per_repo_id is not None else {}
+            decoded = super().decode_batch(rest, **token) if rest else {}
+            return {name: patches[name] if name in patches else decoded[name] for name in batch}
+
+        def decode_column(self, column: Any, column_name: str, token_per_repo_id: dict | None = None) -> Any:
+            feature = self.get(column_name)
+            if isinstance(feature, FaciesPatch) and feature.decode:
+                return feature.decode_batch(column)
+            token = {"token_per_repo_id": token_per_repo_id} if token_per_repo_id is not None else {}
+            return super().decode_column(column, column_name, **token)
+
+        def reorder_fields_as(self, other: datasets.Features) -> datasets.Features:
+            return _make_features(dict(super().reorder_fields_as(other)))
+
+        def copy(self) -> datasets.Features:
+            return _make_features(copy.deepcopy(dict(self)))
+
+        def __reduce__(self) -> tuple:
+            return _make_features, (dict(self),)
+
+    FaciesFeatures.__module__ = __name__
+    _FEATURES_CLASS = FaciesFeatures
+    return FaciesFeatures
+
+
+def _make_features(columns: dict) -> Any:
+    """A ``FaciesFeatures`` of ``columns`` (also how one is unpickled)."""
+    return _features_class()(columns)
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,8 +288,8 @@ def _reader_for(feature: FaciesPatch) -> _ChunkReader:
 def patch_batches(dataset, *, batch_size: int = 512, drop_last: bool = False, as_torch: bool = True):
     """Batches of a loaded split, each batch's patches read from the store in one call.
 
-    The batched path: ``datasets`` decodes a custom feature one row at a time, so for training
-    throughput iterate a split (shuffled or not) with this instead of ``with_format("torch")``.
+    A torch ``DataLoader`` over ``split.with_format("torch")`` also reads each batch in one store
+    call; this skips its per-row dicts and collation (somewhat faster, main process only).
     Row order, ``.shuffle()``, ``.select()`` and filters of the split are respected.
 
     Args:
@@ -259,8 +351,8 @@ def row_features(patch):
 
 def dataset_features(store: FaciesStore, feature_names: tuple[str, ...] | list[str]):
     """The ``datasets.Features`` of a loaded split (``patch`` as a lazy :class:`FaciesPatch`)."""
-    _register_feature()
-    return row_features(FaciesPatch(store=store.path, content_hash=store.content_hash, features=list(feature_names)))
+    patch = FaciesPatch(store=store.path, content_hash=store.content_hash, features=list(feature_names))
+    return _make_features(dict(row_features(patch)))
 
 
 def describe_dataset(store: FaciesStore, *, variant: str, features: tuple[str, ...]) -> str:
@@ -329,7 +421,7 @@ def load_dataset(name_or_path: str | os.PathLike = DATASET_NAME, *, test_fold: i
     import pyarrow as pa
     from datasets.table import InMemoryTable
 
-    from facies_bench.data.cache import resolve_store
+    from facies_bench.data.cache import open_cached_store as resolve_store
 
     target = store if store is not None else name_or_path
     opened = resolve_store(target, storage_options=storage_options)

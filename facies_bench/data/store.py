@@ -37,10 +37,10 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import zarr
@@ -57,7 +57,13 @@ from facies_bench.errors import (
     UnknownNameError,
 )
 
+if TYPE_CHECKING:
+    from zarr.core.array_spec import ArrayConfigParams
+
 log = logging.getLogger(__name__)
+
+#: How a store is opened: read-only, or read-write to add label variants.
+StoreMode = Literal["r", "r+"]
 
 FORMAT_NAME = "facies-bench-store"
 #: Attributes every valid store carries.
@@ -119,7 +125,28 @@ def _patch_compressors():
 
 #: Every chunk of the grid is written, even one equal to the fill value, so that a missing chunk
 #: file always means damage.
-_ARRAY_CONFIG = {"write_empty_chunks": True}
+_ARRAY_CONFIG: ArrayConfigParams = {"write_empty_chunks": True}
+
+
+def zarr_array(group: zarr.Group, name: str) -> zarr.Array:
+    """The array at ``name`` in ``group``; a subgroup there means the store is malformed."""
+    node = group[name]
+    if not isinstance(node, zarr.Array):
+        raise StoreFormatError(f"{group.store_path}/{name} is a Zarr group where a facies store holds an array.")
+    return node
+
+
+def zarr_group(group: zarr.Group, name: str) -> zarr.Group:
+    """The subgroup at ``name`` in ``group``; an array there means the store is malformed."""
+    node = group[name]
+    if not isinstance(node, zarr.Group):
+        raise StoreFormatError(f"{group.store_path}/{name} is a Zarr array where a facies store holds a group.")
+    return node
+
+
+def read_array(arr: zarr.Array, sel: Any = Ellipsis) -> np.ndarray:
+    """``arr[sel]`` through zarr-python, as a numpy array (zarr types it as array-like or scalar)."""
+    return np.asarray(arr[sel])
 
 
 def _create_array(group: zarr.Group, name: str, data: np.ndarray, *, chunks=None) -> zarr.Array:
@@ -201,9 +228,9 @@ def _read_rows(arr: zarr.Array, rows: np.ndarray) -> np.ndarray:
     """
     runs = np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1)
     if len(runs) > _MAX_SLICE_RUNS:
-        return arr.get_orthogonal_selection((rows,))
+        return np.asarray(arr.get_orthogonal_selection((rows,)))
     if len(runs) == 1:
-        return arr[int(rows[0]):int(rows[-1]) + 1]
+        return read_array(arr, slice(int(rows[0]), int(rows[-1]) + 1))
 
     async def read_all() -> list:
         return await asyncio.gather(*(arr.async_array.getitem(slice(int(r[0]), int(r[-1]) + 1)) for r in runs))
@@ -308,7 +335,7 @@ def find_bad_chunks(arr: zarr.Array, name: str, *, first_rows: Iterable[int] | N
     block = tuple(arr.shards or arr.chunks)
     grid = [max(1, math.ceil(s / b)) for s, b in zip(arr.shape, block, strict=True)] if arr.shape else []
     sep = "/"
-    axes = [range(n) for n in grid]
+    axes: list[Sequence[int]] = [range(n) for n in grid]
     if first_rows is not None and grid:
         axes[0] = sorted({int(r) // block[0] for r in first_rows})
     problems = []
@@ -336,7 +363,7 @@ class FaciesStore:
         storage_options: passed to fsspec for URLs.
     """
 
-    def __init__(self, path: str | os.PathLike, *, mode: str = "r", storage_options: dict | None = None):
+    def __init__(self, path: str | os.PathLike, *, mode: StoreMode = "r", storage_options: dict | None = None):
         self.path = str(path)
         self.mode = mode
         self.storage_options = storage_options
@@ -346,8 +373,7 @@ class FaciesStore:
             msg = f"No facies store at {self.path!r}: the path does not exist. Build one with `facies-bench data synth -o {self.path}` or pass an existing store."
             raise DatasetNotFoundError(msg)
         try:
-            kwargs = {"storage_options": storage_options} if _is_url(path) else {}
-            self.group = zarr.open_group(self.path, mode=mode, **kwargs)
+            self.group = zarr.open_group(self.path, mode=mode, storage_options=storage_options if _is_url(path) else None)
         except FileNotFoundError as exc:
             if _is_url(path):
                 raise DatasetNotFoundError(f"No facies store at {self.path!r}: {exc}") from exc
@@ -423,7 +449,7 @@ class FaciesStore:
     def _damaged(self, name: str, exc: BaseException, rows=None) -> BaseException:
         """The error to raise after a failed read of array ``name``: the bad chunk file, named."""
         try:
-            arr = self.group[name]
+            arr = zarr_array(self.group, name)
             bad = find_bad_chunks(arr, name, first_rows=rows, stop_at_first=True)
         except Exception:  # noqa: BLE001 - the metadata itself is unreadable: name it
             bad = [integrity.Problem(f"{name}/zarr.json", f"array cannot be opened ({exc})")]
@@ -434,10 +460,12 @@ class FaciesStore:
     def _read(self, name: str, sel: Any = slice(None)) -> np.ndarray:
         """``array[sel]`` (TensorStore for local stores, else zarr-python); a damaged chunk is named."""
         try:
-            handle = self._tensorstore(name)
+            # the small per-sample arrays go through zarr-python: opening a dataset then starts no
+            # TensorStore threads, so fork DataLoader workers can still read patches through it
+            handle = None if name.startswith(("samples/", "labels/")) else self._tensorstore(name)
             if handle is not None:
                 return handle[sel].read().result()
-            return self.group[name][sel]
+            return read_array(zarr_array(self.group, name), sel)
         except (ValueError, RuntimeError, OSError) as exc:
             error = self._damaged(name, exc)
             if error is exc:
@@ -590,7 +618,7 @@ class FaciesStore:
     @property
     def patches(self) -> zarr.Array:
         """The patch array through zarr-python (the TensorStore path is :meth:`read_patches`)."""
-        return self.group["patches"]
+        return zarr_array(self.group, "patches")
 
     @property
     def patch_block(self) -> int:
@@ -621,7 +649,7 @@ class FaciesStore:
                     return np.concatenate([f.result() for f in futures])
                 return handle[sel].read().result()
             arr = self.patches
-            return arr[sel] if isinstance(sel, slice) else _read_rows(arr, sel)
+            return read_array(arr, sel) if isinstance(sel, slice) else _read_rows(arr, sel)
         except (ValueError, RuntimeError, OSError) as exc:
             rows = range(sel.start, sel.stop) if isinstance(sel, slice) else sel
             error = self._damaged("patches", exc, rows=rows)
@@ -650,26 +678,27 @@ class FaciesStore:
             start, stop, step = rows.indices(self.n_samples)
             if step == 1:
                 out = self._read_patch_rows(slice(start, stop)) if stop > start else empty
-                rows = None
             else:
-                rows = np.arange(start, stop, step)
-        if rows is not None:
-            rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-            if rows.size == 0:
-                return empty
-            if rows.min() < 0:  # numpy-style negative rows count from the end
-                rows = np.where(rows < 0, rows + self.n_samples, rows)
-            if rows.min() < 0 or rows.max() >= self.n_samples:
-                msg = f"Patch rows must lie in -{self.n_samples}..{self.n_samples - 1} for store {self.path!r}; got {rows.min()}..{rows.max()}."
-                raise IndexError(msg)
-            if rows.size == 1 or bool(np.all(np.diff(rows) > 0)):  # sorted and unique: no reordering copies
-                out = self._read_patch_rows(rows)
-            else:
-                uniq, inverse = np.unique(rows, return_inverse=True)
-                out = self._read_patch_rows(uniq)[inverse]
+                out = self._read_patch_index(np.arange(start, stop, step), empty)
+        else:
+            out = self._read_patch_index(np.asarray(rows, dtype=np.int64).reshape(-1), empty)
         if len(fidx) != out.shape[1]:
             out = out[:, fidx]
         return np.ascontiguousarray(out, dtype=np.float32)
+
+    def _read_patch_index(self, rows: np.ndarray, empty: np.ndarray) -> np.ndarray:
+        """All features of the rows of an index array, in its order (``empty`` when there are none)."""
+        if rows.size == 0:
+            return empty
+        if rows.min() < 0:  # numpy-style negative rows count from the end
+            rows = np.where(rows < 0, rows + self.n_samples, rows)
+        if rows.min() < 0 or rows.max() >= self.n_samples:
+            msg = f"Patch rows must lie in -{self.n_samples}..{self.n_samples - 1} for store {self.path!r}; got {rows.min()}..{rows.max()}."
+            raise IndexError(msg)
+        if rows.size == 1 or bool(np.all(np.diff(rows) > 0)):  # sorted and unique: no reordering copies
+            return self._read_patch_rows(rows)
+        uniq, inverse = np.unique(rows, return_inverse=True)
+        return self._read_patch_rows(uniq)[inverse]
 
     # ---- scenes --------------------------------------------------------------------------
     def scene_info(self, scene_id: str) -> SceneInfo:
@@ -755,7 +784,7 @@ class FaciesStore:
         if not _is_url(self.path):
             os.replace(Path(self.path) / src, Path(self.path) / dst)
             return
-        _create_array(self.group, dst, data, chunks=self.group[src].chunks)
+        _create_array(self.group, dst, data, chunks=zarr_array(self.group, src).chunks)
         del self.group[src]
 
     def _set_attrs(self, *, inventory_prefixes: tuple[str, ...] = (), **updates: Any) -> None:
@@ -786,7 +815,7 @@ def labels_hash(labels: np.ndarray) -> str:
     return "blake2b:" + hashlib.blake2b(np.asarray(labels, dtype=np.int8).tobytes(), digest_size=16).hexdigest()
 
 
-def open_store(path: str | os.PathLike, *, mode: str = "r", storage_options: dict | None = None) -> FaciesStore:
+def open_store(path: str | os.PathLike, *, mode: StoreMode = "r", storage_options: dict | None = None) -> FaciesStore:
     """Open a facies store; see :class:`FaciesStore`."""
     return FaciesStore(path, mode=mode, storage_options=storage_options)
 
@@ -826,7 +855,7 @@ class StoreBuilder:
         self.group = zarr.open_group(str(self.tmp_path), mode="w", zarr_format=3)
         self.n_samples = int(n_samples)
         self.sensor_names = tuple(sensor_names)
-        self.base_attrs = {
+        self.base_attrs: dict[str, Any] = {
             "format": FORMAT_NAME, "schema_version": schema.SCHEMA_VERSION, "dataset_name": dataset_name,
             "dataset_version": dataset_version, "is_synthetic": bool(is_synthetic), "provenance": provenance,
             "class_names": list(schema.CLASS_NAMES), "feature_names": list(schema.FEATURE_NAMES),

@@ -17,9 +17,13 @@
 
 Worker safety: datasets hold the store's path, not an open handle, and open the store lazily once
 per process (keyed by pid), so worker processes never share an I/O thread or event loop.
-Worker processes use the ``spawn`` context by default and read through TensorStore; ``fork`` also
-works, but TensorStore's threads do not survive a fork, so a forked worker whose parent already
-read through TensorStore reads through zarr-python instead (correct, slower).
+Every worker reads through its own TensorStore handle, whatever the start method.  TensorStore
+cannot be used in a child forked after its threads started, so building a dataset reads only
+small arrays (through zarr-python) and starts no TensorStore threads: ``fork`` workers then open
+their own.  When this process has already read patches through TensorStore, :func:`make_dataloader`
+starts ``fork`` workers from a ``forkserver`` instead (a clean process, so they still read
+through TensorStore); a hand-made ``DataLoader`` with ``fork`` workers reads through zarr-python
+in that case (correct, slower).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
 from facies_bench import schema
+from facies_bench.data import store as _store_module
 from facies_bench.data.store import FaciesStore, open_store
 
 log = logging.getLogger(__name__)
@@ -44,6 +49,8 @@ class _StoreHandle:
     """A picklable store reference that opens the store once per process."""
 
     def __init__(self, store: str | os.PathLike | FaciesStore, storage_options: dict | None = None):
+        self._store: FaciesStore | None
+        self._pid: int | None
         if isinstance(store, FaciesStore):
             self.path, self._store, self._pid = store.path, store, os.getpid()
         else:
@@ -304,7 +311,7 @@ class FaciesBatchIterable(IterableDataset):
         windows = self.windows(epoch)[wid::nworkers]
         shuffle_inside = self.shuffle and self.dataset.cache is None
         left_pos = np.empty(0, np.int64)
-        left_patches = None
+        left_patches = np.empty((0, len(self.dataset.features), schema.PATCH_SIZE, schema.PATCH_SIZE), np.float32)
         for window in windows:
             if shuffle_inside:
                 window = np.sort(window)  # read in row order (no reordering copy); shuffled below
@@ -330,7 +337,7 @@ class FaciesBatchIterable(IterableDataset):
             yield self.dataset.collate(left_pos, left_patches)
 
 
-def _gather(left: np.ndarray | None, current: np.ndarray, sel: np.ndarray, n_left: int) -> np.ndarray:
+def _gather(left: np.ndarray, current: np.ndarray, sel: np.ndarray, n_left: int) -> np.ndarray:
     """Rows ``sel`` of the virtual concatenation ``[left[:n_left], current]``, without building it."""
     if not n_left:
         return current[sel]
@@ -341,7 +348,15 @@ def _gather(left: np.ndarray | None, current: np.ndarray, sel: np.ndarray, n_lef
     return out
 
 
-def _as_is(batch: dict[str, Any]) -> dict[str, Any]:
+def tensorstore_started() -> bool:
+    """Whether TensorStore's threads were started in this process (or the one it was forked from).
+
+    A child forked now could not read through TensorStore.
+    """
+    return _store_module._TENSORSTORE_PID is not None
+
+
+def _as_is(batch: Any) -> Any:
     """Batches are ready-made: no per-element conversion by the DataLoader."""
     return batch
 
@@ -364,7 +379,9 @@ def make_dataloader(dataset: FaciesTorchDataset | str | os.PathLike | FaciesStor
         order: read order (see :class:`FaciesBatchIterable`).
         num_workers: reader processes (0 reads in the main process).  Workers are persistent,
             so they reshuffle every epoch.
-        multiprocessing_context: ``"spawn"`` (default), ``"forkserver"`` or ``"fork"``.
+        multiprocessing_context: ``"spawn"`` (default), ``"forkserver"`` or ``"fork"``; ``"fork"``
+            becomes ``"forkserver"`` when this process already read patches through TensorStore
+            (a forked worker could not use it).
         pin_memory: pin batches for faster host-to-GPU copies.
         **dataset_kwargs: options of the :class:`FaciesTorchDataset` built from a store.
     """
@@ -378,6 +395,9 @@ def make_dataloader(dataset: FaciesTorchDataset | str | os.PathLike | FaciesStor
     iterable = FaciesBatchIterable(dataset, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
                                    window_chunks=window_chunks, order=order)
     kwargs: dict[str, Any] = {}
+    if num_workers and multiprocessing_context == "fork" and tensorstore_started():
+        log.info("TensorStore already runs in this process: starting fork workers from a forkserver so they can use it")
+        multiprocessing_context = "forkserver"
     if num_workers:
         kwargs = {"multiprocessing_context": multiprocessing_context, "persistent_workers": True, "prefetch_factor": 2}
     return DataLoader(iterable, batch_size=None, num_workers=num_workers, pin_memory=pin_memory, collate_fn=_as_is, **kwargs)

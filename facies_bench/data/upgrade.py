@@ -23,6 +23,7 @@ import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from facies_bench.data.store import (
     StoreBuilder,
     _is_url,
     open_store,
+    read_array,
+    zarr_array,
+    zarr_group,
 )
 from facies_bench.errors import (
     ConversionError,
@@ -43,6 +47,9 @@ from facies_bench.errors import (
     FaciesBenchError,
     StoreFormatError,
 )
+
+if TYPE_CHECKING:
+    import zarr
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +109,26 @@ def upgrade_store(old: str | os.PathLike, new: str | os.PathLike, *, overwrite: 
         raise FaciesBenchError(f"Stores are upgraded on local disk; copy {old!s} here first and upload {new!s} afterwards.")
     old, new = Path(old), Path(new)
     attrs = _old_attrs(old)
+    _check_upgradable(old, new, attrs, overwrite=overwrite)
+    group = zarr.open_group(str(old), mode="r")
+    staging = new.with_name(f".{new.name}.upgrade-{uuid.uuid4().hex[:8]}")
+    try:
+        built = _build_copy(group, attrs, old, staging, progress=progress)
+        if built.content_hash != attrs.get("content_hash"):
+            msg = (f"Upgrading {str(old)!r} changed its content hash ({attrs.get('content_hash')} -> {built.content_hash}); "
+                   "the old store may be damaged or was written differently. Nothing was written to "
+                   f"{str(new)!r}; check the old store, or rebuild it with `facies-bench data convert`.")
+            raise ConversionError(msg)
+        _copy_label_variants(group, attrs, open_store(staging, mode="r+"), old=old, new=new)
+        replace_dir(staging, new)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("upgraded %s (schema %s) -> %s", old, attrs.get("schema_version"), new)
+    return open_store(new)
+
+
+def _check_upgradable(old: Path, new: Path, attrs: dict, *, overwrite: bool) -> None:
+    """Refuse a current, newer or synthetic store, an existing ``new`` (unless overwritten) and ``new == old``."""
     version = attrs.get("schema_version")
     if version == schema.SCHEMA_VERSION:
         raise StoreFormatError(f"{str(old)!r} already has store schema version {version}; there is nothing to upgrade.")
@@ -118,57 +145,57 @@ def upgrade_store(old: str | os.PathLike, new: str | os.PathLike, *, overwrite: 
     if new.resolve() == old.resolve():
         raise FaciesBenchError(f"Write the upgraded store to a new path, not over {str(old)!r}.")
 
-    group = zarr.open_group(str(old), mode="r")
+
+def _build_copy(group: zarr.Group, attrs: dict, old: Path, staging: Path, *,
+                progress: Callable[[int, int], None] | None) -> FaciesStore:
+    """Build the current layout of the old store at ``staging``: scenes, patches, samples, raw and true labels."""
     n = int(attrs["n_samples"])
-    staging = new.with_name(f".{new.name}.upgrade-{uuid.uuid4().hex[:8]}")
     builder = StoreBuilder(staging, n_samples=n, dataset_name=attrs["dataset_name"], dataset_version=attrs["dataset_version"],
                            is_synthetic=False, provenance=attrs.get("provenance", {}),
                            sensor_names=tuple(attrs["sensor_names"]))
-    try:
-        with builder:
-            for scene_id in attrs.get("scene_ids", []):
-                key = f"scenes/{scene_id}"
-                if key in group:
-                    g = group[key]
-                    info = SceneInfo.from_attrs(dict(g.attrs))
-                    opt = {name: g[name][...] for name in ("dem", "true_facies") if name in g}
-                    builder.add_scene(info, g["features"][...], g["outline"][...].astype(bool), **opt)
-                else:
-                    builder.declare_scene(scene_id)
-            patches = group["patches"]
-            for start in range(0, n, _BLOCK):
-                stop = min(start + _BLOCK, n)
-                builder.write_patches(start, np.asarray(patches[start:stop], dtype=np.float32))
-                if progress is not None:
-                    progress(stop, n)
-            cols = {c: group[f"samples/{c}"][...] for c in SAMPLE_COLUMNS}
-            for col, table in (("glacier", "glacier_names"), ("region", "region_names"), ("sensor", "sensor_names")):
-                cols[col] = _names(cols[col], attrs[table], col, old)
-            builder.set_samples(cols)
-            true = group["labels/true"][...] if "labels/true" in group else None
-            builder.set_labels(group["labels/raw"][...], true=true)
-            builder.update_provenance(upgraded_from={"path": str(old.resolve()), "schema_version": version,
-                                                     "content_hash": attrs.get("content_hash")})
-            built = builder.finish()  # renamed to the staging path, not yet to ``new``
-        if built.content_hash != attrs.get("content_hash"):
-            msg = (f"Upgrading {str(old)!r} changed its content hash ({attrs.get('content_hash')} -> {built.content_hash}); "
-                   "the old store may be damaged or was written differently. Nothing was written to "
-                   f"{str(new)!r}; check the old store, or rebuild it with `facies-bench data convert`.")
-            raise ConversionError(msg)
-        staged = open_store(staging, mode="r+")
-        for name, info in attrs.get("label_variants", {}).items():
-            labels = group[f"labels/{name}"][...]
-            provenance = {k: v for k, v in info.items() if k != "labels_hash"}
-            staged.write_label_variant(name, labels, provenance, make_default=False)
-            if info.get("labels_hash") and staged.attrs["label_variants"][name]["labels_hash"] != info["labels_hash"]:
-                raise ConversionError(f"Label variant {name!r} of {str(old)!r} does not match its recorded hash; nothing was written to {str(new)!r}.")
-        extra = {k: v for k, v in attrs.items() if k not in _BUILT_ATTRS}
-        if attrs.get("default_cleaned"):
-            extra["default_cleaned"] = attrs["default_cleaned"]
-        if extra:
-            staged._set_attrs(**extra)
-        replace_dir(staging, new)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    log.info("upgraded %s (schema %s) -> %s", old, version, new)
-    return open_store(new)
+    with builder:
+        _copy_scenes(group, attrs.get("scene_ids", []), builder)
+        patches = zarr_array(group, "patches")
+        for start in range(0, n, _BLOCK):
+            stop = min(start + _BLOCK, n)
+            builder.write_patches(start, read_array(patches, slice(start, stop)).astype(np.float32, copy=False))
+            if progress is not None:
+                progress(stop, n)
+        cols: dict[str, np.ndarray] = {c: read_array(zarr_array(group, f"samples/{c}")) for c in SAMPLE_COLUMNS}
+        for col, table in (("glacier", "glacier_names"), ("region", "region_names"), ("sensor", "sensor_names")):
+            cols[col] = _names(cols[col], attrs[table], col, old)
+        builder.set_samples(cols)
+        true = read_array(zarr_array(group, "labels/true")) if "labels/true" in group else None
+        builder.set_labels(read_array(zarr_array(group, "labels/raw")), true=true)
+        builder.update_provenance(upgraded_from={"path": str(old.resolve()), "schema_version": attrs.get("schema_version"),
+                                                 "content_hash": attrs.get("content_hash")})
+        return builder.finish()  # renamed to the staging path, not yet to the new path
+
+
+def _copy_scenes(group: zarr.Group, scene_ids: list[str], builder: StoreBuilder) -> None:
+    """Copy every scene's rasters; a scene without rasters (a converted release) is declared by id."""
+    for scene_id in scene_ids:
+        key = f"scenes/{scene_id}"
+        if key not in group:
+            builder.declare_scene(scene_id)
+            continue
+        g = zarr_group(group, key)
+        info = SceneInfo.from_attrs(dict(g.attrs))
+        optional = {name: read_array(zarr_array(g, name)) for name in ("dem", "true_facies") if name in g}
+        builder.add_scene(info, read_array(zarr_array(g, "features")),
+                          read_array(zarr_array(g, "outline")).astype(bool), **optional)
+
+
+def _copy_label_variants(group: zarr.Group, attrs: dict, staged: FaciesStore, *, old: Path, new: Path) -> None:
+    """Copy the cleaned label variants (checked against their recorded hashes) and the remaining attributes."""
+    for name, info in attrs.get("label_variants", {}).items():
+        labels = read_array(zarr_array(group, f"labels/{name}"))
+        provenance = {k: v for k, v in info.items() if k != "labels_hash"}
+        staged.write_label_variant(name, labels, provenance, make_default=False)
+        if info.get("labels_hash") and staged.attrs["label_variants"][name]["labels_hash"] != info["labels_hash"]:
+            raise ConversionError(f"Label variant {name!r} of {str(old)!r} does not match its recorded hash; nothing was written to {str(new)!r}.")
+    extra = {k: v for k, v in attrs.items() if k not in _BUILT_ATTRS}
+    if attrs.get("default_cleaned"):
+        extra["default_cleaned"] = attrs["default_cleaned"]
+    if extra:
+        staged._set_attrs(**extra)

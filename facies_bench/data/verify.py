@@ -14,7 +14,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,8 +28,13 @@ from facies_bench.data.store import (
     _is_url,
     find_bad_chunks,
     labels_hash,
+    read_array,
     upgrade_command,
+    zarr_array,
 )
+
+if TYPE_CHECKING:
+    import zarr
 
 log = logging.getLogger(__name__)
 
@@ -105,78 +110,105 @@ def verify_store(path: str | os.PathLike, *, full: bool = False, storage_options
     required = ("patches", "labels/raw", *(f"labels/{v}" for v in variants), *(f"samples/{c}" for c in SAMPLE_COLUMNS))
     report.problems += integrity.check_store(files, attrs, level="verify", required=required)
     inv, _ = integrity.load_inventory(files, attrs)
+    inventory_arrays: dict[str, Any] = (inv or {}).get("arrays", {})
     if inv is not None:
-        report.n_arrays = len(inv.get("arrays", {}))
-        report.n_files = sum(len(a.get("chunks", {})) for a in inv.get("arrays", {}).values())
+        report.n_arrays = len(inventory_arrays)
+        report.n_files = sum(len(a.get("chunks", {})) for a in inventory_arrays.values())
 
-    kwargs: dict[str, Any] = {"storage_options": storage_options} if _is_url(path) else {}
     try:
-        group = zarr.open_group(path, mode="r", **kwargs)
+        group = zarr.open_group(path, mode="r", storage_options=storage_options if _is_url(path) else None)
     except Exception as exc:  # noqa: BLE001 - any failure is reported as a problem of the store
         report.problems.append(Problem("zarr.json", f"the root group cannot be opened ({exc})"))
         return report
-    bad_files = {p.path for p in report.problems}
+    reader = _ArrayReader(group, report, bad_files={p.path for p in report.problems})
+    n = int(attrs.get("n_samples", -1))
+    patches = reader.array("patches")
+    if patches is not None and patches.shape[:1] != (n,):
+        report.problems.append(Problem("patches/zarr.json", f"shape {patches.shape} does not match n_samples={n}"))
+    columns = _check_sample_columns(reader, attrs, n)
+    raw = reader.read("labels/raw")
+    for v in variants:
+        labels = reader.read(f"labels/{v}")
+        recorded = attrs["label_variants"][v].get("labels_hash")
+        if labels is not None and recorded and labels_hash(labels) != recorded:
+            report.problems.append(Problem(f"labels/{v}", f"label variant {v!r} does not match its recorded hash {recorded}"))
+    if full:
+        _check_every_chunk(reader, attrs, inventory_arrays, patches=patches, columns=columns, raw=raw)
+    log.info("verified %s: %d problem(s)", path, len(report.problems))
+    return report
 
-    def array(name: str):
+
+class _ArrayReader:
+    """Opens and reads the arrays of a store, adding every failure to the report once (per file)."""
+
+    def __init__(self, group: zarr.Group, report: VerifyReport, *, bad_files: set[str]):
+        self.group = group
+        self.report = report
+        self.bad_files = bad_files  #: files already reported by the inventory check
+
+    def add(self, problems: list[Problem]) -> None:
+        """Report the problems whose file is not reported yet."""
+        self.report.problems.extend(p for p in problems if p.path not in self.bad_files)
+
+    def array(self, name: str) -> zarr.Array | None:
+        """The array ``name``, or None (reported) when it cannot be opened."""
         try:
-            return group[name]
+            return zarr_array(self.group, name)
         except Exception as exc:  # noqa: BLE001 - any failure is reported as a problem of the store
-            if f"{name}/zarr.json" not in bad_files:
-                report.problems.append(Problem(f"{name}/zarr.json", f"array cannot be opened ({type(exc).__name__}: {exc})"))
+            if f"{name}/zarr.json" not in self.bad_files:
+                self.report.problems.append(Problem(f"{name}/zarr.json", f"array cannot be opened ({type(exc).__name__}: {exc})"))
             return None
 
-    def read(name: str) -> np.ndarray | None:
-        arr = array(name)
+    def read(self, name: str) -> np.ndarray | None:
+        """All values of the array ``name``, or None (reported) when a chunk file fails to decode."""
+        arr = self.array(name)
         if arr is None:
             return None
         bad = find_bad_chunks(arr, name, stop_at_first=False)
         if bad:
-            report.problems.extend(p for p in bad if p.path not in bad_files)
+            self.add(bad)
             return None
-        return arr[...]
+        return read_array(arr)
 
-    n = int(attrs.get("n_samples", -1))
-    patches = array("patches")
-    if patches is not None and patches.shape[:1] != (n,):
-        report.problems.append(Problem("patches/zarr.json", f"shape {patches.shape} does not match n_samples={n}"))
-    columns = {c: read(f"samples/{c}") for c in SAMPLE_COLUMNS}
+
+def _check_sample_columns(reader: _ArrayReader, attrs: dict, n: int) -> dict[str, np.ndarray | None]:
+    """Read the sample columns; check their lengths and the fold ranges against ``samples/fold``."""
+    columns = {c: reader.read(f"samples/{c}") for c in SAMPLE_COLUMNS}
     for c, values in columns.items():
         if values is not None and values.shape != (n,):
-            report.problems.append(Problem(f"samples/{c}/zarr.json", f"shape {values.shape} does not match n_samples={n}"))
+            reader.report.problems.append(Problem(f"samples/{c}/zarr.json", f"shape {values.shape} does not match n_samples={n}"))
     folds = columns.get("fold")
     if folds is not None and folds.shape == (n,):
         for k, (start, stop) in attrs.get("fold_ranges", {}).items():
             if not np.all(folds[start:stop] == int(k)):
-                report.problems.append(Problem("zarr.json", f"fold_ranges says rows {start}:{stop} are fold {k}; samples/fold disagrees"))
-    raw = read("labels/raw")
-    for v in variants:
-        labels = read(f"labels/{v}")
-        recorded = attrs["label_variants"][v].get("labels_hash")
-        if labels is not None and recorded and labels_hash(labels) != recorded:
-            report.problems.append(Problem(f"labels/{v}", f"label variant {v!r} does not match its recorded hash {recorded}"))
+                reader.report.problems.append(Problem("zarr.json", f"fold_ranges says rows {start}:{stop} are fold {k}; samples/fold disagrees"))
+    return columns
 
-    if full:
-        digest = hashlib.blake2b(digest_size=16)
-        if patches is not None:
-            bad = find_bad_chunks(patches, "patches", on_block=lambda _i, values: digest.update(
-                np.ascontiguousarray(values, dtype=np.float32).tobytes()))
-            report.problems.extend(p for p in bad if p.path not in bad_files)
-        for name in (inv or {}).get("arrays", {}):
-            if name == "patches" or name.startswith(("samples/", "labels/")):
-                continue  # read above
-            arr = array(name)
-            if arr is not None:
-                report.problems.extend(p for p in find_bad_chunks(arr, name) if p.path not in bad_files)
-        true = read("labels/true") if "labels/true" in (inv or {}).get("arrays", {}) else None
-        parts_ok = patches is not None and raw is not None and all(v is not None for v in columns.values())
-        if parts_ok and not any(p.path.startswith("patches/") for p in report.problems):
-            digest.update(b"".join(np.asarray(columns[c]).astype(_SAMPLE_DTYPES[c]).tobytes() for c in SAMPLE_COLUMNS))
-            digest.update(np.asarray(raw, np.int8).tobytes())
-            if true is not None:
-                digest.update(np.asarray(true, np.int8).tobytes())
-            report.content_hash = "blake2b:" + digest.hexdigest()
-            if report.content_hash != attrs.get("content_hash"):
-                report.problems.append(Problem("zarr.json", f"content hash recomputed from the data is {report.content_hash}; "
-                                               f"the store records {attrs.get('content_hash')}"))
-    log.info("verified %s: %d problem(s)", path, len(report.problems))
-    return report
+
+def _check_every_chunk(reader: _ArrayReader, attrs: dict, inventory_arrays: dict[str, Any], *,
+                       patches: zarr.Array | None, columns: dict[str, np.ndarray | None],
+                       raw: np.ndarray | None) -> None:
+    """The full check: decode every chunk of every array and recompute the content hash."""
+    report = reader.report
+    digest = hashlib.blake2b(digest_size=16)
+    if patches is not None:
+        reader.add(find_bad_chunks(patches, "patches", on_block=lambda _i, values: digest.update(
+            np.ascontiguousarray(values, dtype=np.float32).tobytes())))
+    for name in inventory_arrays:
+        if name == "patches" or name.startswith(("samples/", "labels/")):
+            continue  # read already
+        arr = reader.array(name)
+        if arr is not None:
+            reader.add(find_bad_chunks(arr, name))
+    true = reader.read("labels/true") if "labels/true" in inventory_arrays else None
+    parts_ok = patches is not None and raw is not None and all(v is not None for v in columns.values())
+    if not parts_ok or any(p.path.startswith("patches/") for p in report.problems):
+        return
+    digest.update(b"".join(np.asarray(columns[c]).astype(_SAMPLE_DTYPES[c]).tobytes() for c in SAMPLE_COLUMNS))
+    digest.update(np.asarray(raw, np.int8).tobytes())
+    if true is not None:
+        digest.update(np.asarray(true, np.int8).tobytes())
+    report.content_hash = "blake2b:" + digest.hexdigest()
+    if report.content_hash != attrs.get("content_hash"):
+        report.problems.append(Problem("zarr.json", f"content hash recomputed from the data is {report.content_hash}; "
+                                       f"the store records {attrs.get('content_hash')}"))

@@ -21,7 +21,7 @@ from facies_bench import schema
 from facies_bench.errors import PredictionsError
 from facies_bench.evaluation.bootstrap import bootstrap_glaciers
 from facies_bench.evaluation.calibration import Calibrator, fit_fold_calibrators
-from facies_bench.evaluation.grouping import grouped_scores, make_grouping, size_f1_correlation
+from facies_bench.evaluation.grouping import Grouping, grouped_scores, make_grouping, size_f1_correlation
 from facies_bench.evaluation.metric_table import confusion_metrics, interval_metrics, per_class_metrics
 from facies_bench.evaluation.metrics import (
     ECE_BINS,
@@ -153,6 +153,32 @@ def _calibration(test: JoinedPredictions, validation: JoinedPredictions | None,
     return section, calibrators
 
 
+def _source_name(predictions: PredictionsInput) -> str:
+    return "<DataFrame>" if isinstance(predictions, pd.DataFrame) else str(predictions)
+
+
+def _file_info(predictions: PredictionsInput, frame: pd.DataFrame) -> dict[str, Any]:
+    """Provenance of a predictions input: path (None for a frame), content hash and row count."""
+    return {"path": None if isinstance(predictions, pd.DataFrame) else os.fspath(predictions),
+            "sha256": predictions_sha256(predictions), "n_rows": int(len(frame))}
+
+
+def _glacier_wise(sub: pd.DataFrame, test: JoinedPredictions, grouping: Grouping, g_cm: np.ndarray,
+                  g_scores: ConfusionScores) -> dict[str, Any]:
+    """The ``glacier_wise`` section: mean and std of the glacier macro F1 and one block per glacier."""
+    _, first_row = np.unique(grouping.codes, return_index=True)  # codes run 0..G-1
+    glacier_region = sub["region"].to_numpy()[first_row]
+    glacier_fold = test.fold[first_row]
+    per_glacier = {name: {"region": str(glacier_region[i]), "fold": int(glacier_fold[i]), "n": int(g_scores.n[i]),
+                          "n_classes_present": int(g_scores.n_present[i]),
+                          **{m.key: _num(m.from_counts(g_cm[i])) for m in confusion_metrics()}}
+                   for i, name in enumerate(grouping.names)}
+    glacier_f1 = g_scores.macro_f1[np.isfinite(g_scores.macro_f1)]
+    return {"n_glaciers": int(glacier_f1.size), "mean_f1": _num(glacier_f1.mean()) if glacier_f1.size else None,
+            "std_f1": _num(glacier_f1.std(ddof=0)) if glacier_f1.size else None, "std_ddof": 0,
+            "per_glacier": per_glacier}
+
+
 def evaluate_frame(predictions: PredictionsInput, metadata: pd.DataFrame, *,
                    validation_predictions: PredictionsInput | None = None, n_bootstrap: int = 1000, seed: int = 0,
                    store_info: dict[str, Any] | None = None, variant: str = "raw") -> EvaluationReport:
@@ -175,20 +201,17 @@ def evaluate_frame(predictions: PredictionsInput, metadata: pd.DataFrame, *,
     Raises:
         PredictionsError: for any malformed or inconsistent input.
     """
-    source = "<DataFrame>" if isinstance(predictions, pd.DataFrame) else str(predictions)
     frame = read_predictions(predictions, kind="test")
-    test = join_predictions(frame, metadata, source=source)
-    validation = None
-    v_source = None
-    v_frame = None
+    test = join_predictions(frame, metadata, source=_source_name(predictions))
+    validation, v_source, validation_info = None, None, None
     if validation_predictions is not None:
-        v_source = "<DataFrame>" if isinstance(validation_predictions, pd.DataFrame) else str(validation_predictions)
+        v_source = _source_name(validation_predictions)
         v_frame = read_predictions(validation_predictions, kind="validation")
         validation = join_validation(v_frame, metadata, source=v_source)
+        validation_info = _file_info(validation_predictions, v_frame)
 
     label, pred = test.label, test.pred
     cm = confusion_counts(label, pred)[None]
-    overall = scores_from_confusion(cm)
     sub = metadata.iloc[test.rows]
     groupings = {col: make_grouping(col, sub[col].to_numpy()) for col in ("region", "sensor", "glacier")}
     groupings["fold"] = make_grouping("fold", test.fold)
@@ -198,43 +221,23 @@ def evaluate_frame(predictions: PredictionsInput, metadata: pd.DataFrame, *,
         g_cm, g_scores = grouped[col]
         return {name: _block(g_scores, g_cm, i) for i, name in enumerate(groupings[col].names)}
 
-    g_cm, g_scores = grouped["glacier"]
-    glacier_names = groupings["glacier"].names
-    _, first_row = np.unique(groupings["glacier"].codes, return_index=True)  # codes run 0..G-1
-    glacier_region = sub["region"].to_numpy()[first_row]
-    glacier_fold = test.fold[first_row]
-    per_glacier = {name: {"region": str(glacier_region[i]), "fold": int(glacier_fold[i]), "n": int(g_scores.n[i]),
-                          "n_classes_present": int(g_scores.n_present[i]),
-                          **{m.key: _num(m.from_counts(g_cm[i])) for m in confusion_metrics()}}
-                   for i, name in enumerate(glacier_names)}
-    glacier_f1 = g_scores.macro_f1[np.isfinite(g_scores.macro_f1)]
-
-    boot = bootstrap_glaciers(g_cm, n_resamples=n_bootstrap, seed=seed)
+    boot = bootstrap_glaciers(grouped["glacier"][0], n_resamples=n_bootstrap, seed=seed)
     calibration, calibrators = _calibration(test, validation, v_source or "")
-
-    predictions_info = {"path": None if isinstance(predictions, pd.DataFrame) else os.fspath(predictions),
-                        "sha256": predictions_sha256(predictions), "n_rows": int(len(frame))}
-    validation_info = None
-    if v_frame is not None and validation_predictions is not None:
-        validation_info = {"path": None if isinstance(validation_predictions, pd.DataFrame) else os.fspath(validation_predictions),
-                           "sha256": predictions_sha256(validation_predictions), "n_rows": int(len(v_frame))}
     store_info = dict(store_info or {})
     store_info.pop("path", None)
     data = {
         "format": REPORT_FORMAT, "schema_version": EvaluationReport.SCHEMA_VERSION,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "package_version": _package_version(),
-        "provenance": {"store": store_info, "variant": variant, "predictions": predictions_info,
+        "provenance": {"store": store_info, "variant": variant, "predictions": _file_info(predictions, frame),
                        "validation_predictions": validation_info, "n_bootstrap": int(n_bootstrap), "seed": int(seed),
                        "sum_tolerance": SUM_TOLERANCE},
         "classes": list(schema.CLASS_KEYS), "class_names": list(schema.CLASS_NAMES),
         "averaging": "macro averages over the classes present (support > 0) in each group; absent classes are null",
         "coverage": test.coverage,
-        "overall": _block(overall, cm, 0),
+        "overall": _block(scores_from_confusion(cm), cm, 0),
         "by_region": by("region"), "by_sensor": by("sensor"), "by_fold": by("fold"),
-        "glacier_wise": {"n_glaciers": int(glacier_f1.size), "mean_f1": _num(glacier_f1.mean()) if glacier_f1.size else None,
-                         "std_f1": _num(glacier_f1.std(ddof=0)) if glacier_f1.size else None, "std_ddof": 0,
-                         "per_glacier": per_glacier},
+        "glacier_wise": _glacier_wise(sub, test, groupings["glacier"], *grouped["glacier"]),
         "bootstrap": {"unit": "glacier", "n_resamples": boot.n_resamples, "seed": int(seed), "confidence": boot.confidence,
                       **{m.key: _interval_block(m.from_counts(cm[0]), boot.interval(m.key)) for m in interval_metrics()}},
         "spearman_n_f1": {col: size_f1_correlation(grouped[col][1].support, grouped[col][1].f1) for col in ("region", "sensor")},

@@ -21,6 +21,7 @@ from typing import Any
 
 from facies_bench import schema
 from facies_bench.atomic import atomic_write_text
+from facies_bench.errors import InvalidValueError
 from facies_bench.evaluation.metric_table import MAIN_METRIC
 from facies_bench.leaderboard.eval_yaml import (
     benchmark_eval_yaml,
@@ -116,8 +117,16 @@ def build_leaderboard(results_dir: str | Path, out_dir: str | Path = DEFAULT_OUT
 
     Returns:
         A :class:`BuildResult`.
+
+    Raises:
+        InvalidValueError: ``results_dir`` does not exist or is not a folder.
     """
     results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        what = "is not a folder" if results_dir.exists() else "does not exist"
+        msg = (f"No leaderboard results at {str(results_dir)!r}: the path {what}. Pass the results folder that "
+               "`facies-bench leaderboard add` writes to (--results; default leaderboard/results).")
+        raise InvalidValueError(msg)
     out_dir = Path(out_dir)
     generated = generated or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     boards = load_boards(results_dir)

@@ -372,22 +372,23 @@ def bootstrap_settings(result: dict[str, Any], run_dir: Path | None = None) -> t
     return DEFAULT_N_BOOTSTRAP, None
 
 
-def cleaned_variant_of(result: dict[str, Any], store: Any, *, source: str = "result.json") -> str | None:
-    """The label variant behind the ``cleaned`` scores.
+def read_cleaned_variant(result: dict[str, Any], store: Any, *, source: str = "result.json") -> str | None:
+    """The label variant a run's ``cleaned`` scores were computed against.
 
-    The run's own cleaned variant, or the store's default cleaned variant for a raw run (None
-    when the store has none).
+    The variant the result records, else the protocol's choice for the run's training variant
+    (:func:`facies_bench.protocol.run.resolve_cleaned_variant`: the run's own cleaned variant, or
+    the store's default cleaned variant for a raw run; None when the store has none).
     """
     from facies_bench.errors import UnknownNameError
+    from facies_bench.protocol.run import resolve_cleaned_variant
 
-    named = result.get("cleaned_variant") or _get(result, "metrics", "cleaned", "variant")
-    if not named and result["variant"] != "raw":
-        named = result["variant"]
-    if not named:
-        return store.default_cleaned
+    recorded = result.get("cleaned_variant") or _get(result, "metrics", "cleaned", "variant")
     try:
-        return store.resolve_variant(named)
+        if recorded:
+            return store.resolve_variant(recorded)
+        return resolve_cleaned_variant(store, result["variant"])
     except UnknownNameError as exc:
+        named = recorded or result["variant"]
         raise ValidationError(f"{source}: the run's cleaned variant {named!r} is not in the leaderboard's store: {exc}") from exc
 
 
@@ -468,7 +469,7 @@ def validate_run(run_dir: str | Path, store: Any, *, tolerance: float = METRIC_T
     check_store_identity(result, store, source=source)
     check_folds(result, source=source)
     predictions, validations = read_run_predictions(run_dir, result, store, source=source)
-    cleaned = cleaned_variant_of(result, store, source=source)
+    cleaned = read_cleaned_variant(result, store, source=source)
     n_bootstrap, boot_seed = bootstrap_settings(result, run_dir)
     if n_bootstrap < MIN_BOOTSTRAP:
         msg = (f"{source}: the run's evaluator used {n_bootstrap} bootstrap resamples; leaderboard intervals need at least "

@@ -3,10 +3,15 @@
 :func:`map_scene` walks the scene in square tiles.  Each tile reads its input window (the tile
 plus a halo of :data:`~facies_bench.mapping.dense.DENSE_HALO` px, padded past the scene edges
 like the store's patches) once, runs every model on the tile's glacier pixels, averages the
-models' softmax probabilities and writes the tile's classes and confidence.  Memory is bounded
-by the tile, not the scene: one input window, the activations of one tile (64 channels at
-``(tile + 2 * halo)^2`` pixels, a few copies) and the output rasters (uint8 classes, float32
-confidence; probabilities only on request).
+models' softmax probabilities, recomputes per patch the close calls (robust margin below
+:data:`DEFAULT_REFINE_MARGIN`, where the dense result can differ from per-patch inference) and
+writes the tile's classes and confidence.  The stages are :func:`plan_scene` (checks, the
+configuration), :func:`_map_tiles` (inference) and :func:`_post_process` (smoothing, islands,
+calibration).
+
+Memory is bounded by the tile, not the scene: one input window, the activations of one tile (64
+channels at ``(tile + 2 * halo)^2`` pixels, a few copies), one batch of exact patches, and the
+output rasters (uint8 classes, float32 confidence; probabilities only on request).
 
 Pixels outside the outline, and glacier pixels where any input feature is nodata (NaN), get
 :data:`~facies_bench.mapping.io.NODATA_CLASS` and NaN confidence: the mapper never invents a class
@@ -37,6 +42,9 @@ log = logging.getLogger(__name__)
 MODES = ("dense", "exact")
 #: Default tile side (output pixels); a 512 tile with its halo keeps the activations near 0.3 GB.
 DEFAULT_TILE = 512
+#: Default close-call threshold of the dense mode: pixels whose :func:`robust_margin` is below it
+#: are recomputed per patch (see :mod:`facies_bench.mapping.dense` for the measured agreement).
+DEFAULT_REFINE_MARGIN = 0.12
 
 
 @dataclass
@@ -194,12 +202,138 @@ def resolve_modes(models: Sequence[Any], mode: str) -> list[str]:
     return modes
 
 
+@dataclass
+class ScenePlan:
+    """What :func:`map_scene` checked and derived before mapping (the configuration stage).
+
+    Attributes:
+        models: the models, in eval mode.
+        modes: the inference mode of each model (see :func:`resolve_modes`).
+        bands: ``{feature name: (H, W) raster}`` of the scene.
+        needed: the features any model uses, in ``schema.FEATURE_NAMES`` order (window channels).
+        channels: each model's channel indices into ``needed``.
+        mask: (H, W) glacier mask.
+        refine_margin: close-call threshold of the hybrid (0 = pure dense), see :func:`map_scene`.
+        padding: how the scene is padded past its edges.
+        batch_size: patches per forward pass in exact mode.
+    """
+
+    models: list[Any]
+    modes: list[str]
+    bands: dict[str, Band]
+    needed: tuple[str, ...]
+    channels: list[list[int]]
+    mask: np.ndarray
+    refine_margin: float = 0.0
+    padding: str = "reflect"
+    batch_size: int = 1024
+
+    @property
+    def pad(self) -> int:
+        """Input pixels a tile needs beyond its output pixels, each side."""
+        return max(DENSE_HALO, schema.PATCH_SIZE // 2)
+
+    @property
+    def refines(self) -> bool:
+        """Whether close calls are recomputed in exact mode (some model runs dense, margin > 0)."""
+        return bool(self.refine_margin) and "dense" in self.modes
+
+
+def plan_scene(models: Any | Sequence[Any], features: np.ndarray | Mapping[str, Band], outline: np.ndarray, *,
+               feature_names: Sequence[str] | None = None, mode: str = "dense",
+               refine_margin: float | None = DEFAULT_REFINE_MARGIN, padding: str = "reflect",
+               batch_size: int = 1024) -> ScenePlan:
+    """Check a scene against its models and fix how it is mapped (arguments as :func:`map_scene`).
+
+    Raises:
+        RasterError: a model needs a feature the scene lacks, shapes disagree, or the outline is empty.
+        InvalidValueError: an unknown mode or a negative ``refine_margin``.
+    """
+    models = list(models) if isinstance(models, (list, tuple)) else [models]
+    if not models:
+        raise ValueError("map_scene needs at least one model.")
+    if refine_margin is not None and not refine_margin >= 0:
+        raise InvalidValueError(f"refine_margin must be >= 0 (0 = pure dense); got {refine_margin}.")
+    bands = _as_bands(features, feature_names)
+    for m in models:
+        missing = [f for f in m.features if f not in bands]
+        if missing:
+            msg = (f"Model {m.model_name or type(m.backbone).__name__} needs feature(s) {', '.join(missing)} "
+                   f"(its feature set: {', '.join(m.features)}); the scene supplies {', '.join(bands) or 'none'}.")
+            raise RasterError(msg)
+    needed = tuple(f for f in schema.FEATURE_NAMES if any(f in m.features for m in models))
+    mask = np.asarray(outline) != 0
+    for name in needed:
+        if tuple(bands[name].shape) != mask.shape:
+            raise RasterError(f"Feature {name!r} has shape {tuple(bands[name].shape)}; the outline is {mask.shape}.")
+    if not mask.any():
+        raise RasterError("The outline mask has no glacier pixel; nothing to map.")
+    for m in models:
+        m.eval()
+    return ScenePlan(models=models, modes=resolve_modes(models, mode), bands=bands, needed=needed,
+                     channels=[[needed.index(f) for f in m.features] for m in models], mask=mask,
+                     refine_margin=float(refine_margin or 0.0), padding=padding, batch_size=int(batch_size))
+
+
+def _tile_probabilities(plan: ScenePlan, window: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, int]:
+    """(N, K) ensemble probabilities of window pixels, close calls recomputed exactly; and how many were."""
+    if not plan.refines:
+        return _ensemble_proba(plan.models, plan.modes, plan.channels, window, rows, cols,
+                               batch_size=plan.batch_size), 0
+    probs, probs_inner = _ensemble_proba(plan.models, plan.modes, plan.channels, window, rows, cols,
+                                         batch_size=plan.batch_size, with_inner=True)
+    unsure = np.flatnonzero(robust_margin(probs, probs_inner) < plan.refine_margin)
+    if unsure.size:
+        probs[unsure] = _ensemble_proba(plan.models, ["exact"] * len(plan.models), plan.channels, window, rows[unsure],
+                                        cols[unsure], batch_size=plan.batch_size)
+    return probs, int(unsure.size)
+
+
+def _map_tiles(plan: ScenePlan, out: SceneMap, *, tile: int, progress: Callable[[int, int], None] | None) -> None:
+    """Fill ``out``'s classes, confidence (and probabilities) tile by tile, and count nodata / refined pixels."""
+    height, width = plan.mask.shape
+    pad = plan.pad
+    starts = [(r, c) for r in range(0, height, tile) for c in range(0, width, tile)]
+    with torch.inference_mode():
+        for done, (r0, c0) in enumerate(starts, 1):
+            r1, c1 = min(r0 + tile, height), min(c0 + tile, width)
+            iy, ix = np.nonzero(plan.mask[r0:r1, c0:c1])
+            if iy.size:
+                window = read_window(plan.bands, plan.needed, (r0, r1), (c0, c1), pad=pad, padding=plan.padding)
+                valid = np.isfinite(window[:, iy + pad, ix + pad]).all(axis=0)
+                out.n_nodata_px += int((~valid).sum())
+                iy, ix = iy[valid], ix[valid]
+            if iy.size:
+                probs, n_refined = _tile_probabilities(plan, window, iy + pad, ix + pad)
+                out.n_refined_px += n_refined
+                out.classes[r0 + iy, c0 + ix] = probs.argmax(axis=1).astype(np.uint8)
+                out.confidence[r0 + iy, c0 + ix] = probs.max(axis=1)
+                if out.probabilities is not None:
+                    out.probabilities[:, r0 + iy, c0 + ix] = probs.T
+            if progress is not None:
+                progress(done, len(starts))
+
+
+def _post_process(out: SceneMap, *, smoothing: int | None, min_island_px: int | None, calibrator: Any) -> None:
+    """Smooth the classes, remove small islands and calibrate the confidence, in place."""
+    if out.n_nodata_px:
+        log.warning("%d glacier pixel(s) have nodata in at least one input feature; they are nodata in the map.",
+                    out.n_nodata_px)
+    if smoothing:
+        out.classes = smooth_classes(out.classes, window=smoothing)
+    if min_island_px:
+        out.classes = remove_islands(out.classes, min_size=min_island_px)
+    if calibrator is not None:
+        known = np.isfinite(out.confidence)
+        out.confidence[known] = _calibrate(out.confidence[known], calibrator)
+        out.calibrated = True
+
+
 def map_scene(models: Any | Sequence[Any], features: np.ndarray | Mapping[str, Band], outline: np.ndarray, *,
               feature_names: Sequence[str] | None = None, mode: str = "dense", calibrator: Any = None,
-              tile: int = DEFAULT_TILE, padding: str = "reflect", refine_margin: float | None = None,
-              smoothing: int | None = None,
-              min_island_px: int | None = None, return_probabilities: bool = False, batch_size: int = 1024,
-              progress: Callable[[int, int], None] | None = None) -> SceneMap:
+              tile: int = DEFAULT_TILE, padding: str = "reflect", refine_margin: float | None = DEFAULT_REFINE_MARGIN,
+              smoothing: int | None = None, min_island_px: int | None = None, return_probabilities: bool = False,
+              batch_size: int = 1024, progress: Callable[[int, int], None] | None = None) -> SceneMap:
     """Map every glacier pixel of a scene.
 
     Args:
@@ -219,8 +353,9 @@ def map_scene(models: Any | Sequence[Any], features: np.ndarray | Mapping[str, B
         padding: how the scene is padded past its edges, as the store cut its patches
             (``"reflect"`` or ``"constant"``).
         refine_margin: in dense mode, pixels whose :func:`robust_margin` is below this are
-            recomputed in exact mode (the dense ``g`` can flip close calls); None or 0 = pure
-            dense.  See :mod:`facies_bench.mapping.dense` for the measured trade-off.
+            recomputed in exact mode (the dense ``g`` can flip close calls).  The default,
+            :data:`DEFAULT_REFINE_MARGIN`, agrees with per-patch inference on >= 99 % of glacier
+            pixels (see :mod:`facies_bench.mapping.dense`); None or 0 = pure dense.
         smoothing: odd window side of a majority (mode) filter applied to the classes; None = off.
         min_island_px: facies islands (8-connected) smaller than this are given the class of the
             nearest pixel outside them; None = off.
@@ -234,78 +369,19 @@ def map_scene(models: Any | Sequence[Any], features: np.ndarray | Mapping[str, B
     Raises:
         RasterError: a model needs a feature the scene lacks, shapes disagree, or the outline is empty.
     """
-    models = list(models) if isinstance(models, (list, tuple)) else [models]
-    if not models:
-        raise ValueError("map_scene needs at least one model.")
-    bands = _as_bands(features, feature_names)
-    for m in models:
-        missing = [f for f in m.features if f not in bands]
-        if missing:
-            msg = (f"Model {m.model_name or type(m.backbone).__name__} needs feature(s) {', '.join(missing)} "
-                   f"(its feature set: {', '.join(m.features)}); the scene supplies {', '.join(bands) or 'none'}.")
-            raise RasterError(msg)
-    needed = tuple(f for f in schema.FEATURE_NAMES if any(f in m.features for m in models))
-    mask = np.asarray(outline) != 0
-    height, width = mask.shape
-    for name in needed:
-        if tuple(bands[name].shape) != (height, width):
-            raise RasterError(f"Feature {name!r} has shape {tuple(bands[name].shape)}; the outline is {(height, width)}.")
-    if not mask.any():
-        raise RasterError("The outline mask has no glacier pixel; nothing to map.")
-    n_classes = models[0].n_classes
-    modes = resolve_modes(models, mode)
-    channels = [[needed.index(f) for f in m.features] for m in models]
-    for m in models:
-        m.eval()
-    tile = int(tile)
-    pad = max(DENSE_HALO, schema.PATCH_SIZE // 2)
-    classes = np.full((height, width), NODATA_CLASS, np.uint8)
-    confidence = np.full((height, width), np.nan, np.float32)
-    probabilities = np.full((n_classes, height, width), np.nan, np.float32) if return_probabilities else None
-    starts = [(r, c) for r in range(0, height, tile) for c in range(0, width, tile)]
+    plan = plan_scene(models, features, outline, feature_names=feature_names, mode=mode, refine_margin=refine_margin,
+                      padding=padding, batch_size=batch_size)
+    height, width = plan.mask.shape
+    n_classes = plan.models[0].n_classes
+    out = SceneMap(classes=np.full((height, width), NODATA_CLASS, np.uint8),
+                   confidence=np.full((height, width), np.nan, np.float32),
+                   probabilities=np.full((n_classes, height, width), np.nan, np.float32) if return_probabilities else None,
+                   modes=plan.modes, n_glacier_px=int(plan.mask.sum()))
     started = time.perf_counter()
-    n_nodata = n_refined = 0
-    with torch.inference_mode():
-        for done, (r0, c0) in enumerate(starts, 1):
-            r1, c1 = min(r0 + tile, height), min(c0 + tile, width)
-            iy, ix = np.nonzero(mask[r0:r1, c0:c1])
-            if iy.size:
-                window = read_window(bands, needed, (r0, r1), (c0, c1), pad=pad, padding=padding)
-                valid = np.isfinite(window[:, iy + pad, ix + pad]).all(axis=0)
-                n_nodata += int((~valid).sum())
-                iy, ix = iy[valid], ix[valid]
-            if iy.size:
-                refine = bool(refine_margin) and "dense" in modes
-                if refine:
-                    probs, probs_inner = _ensemble_proba(models, modes, channels, window, iy + pad, ix + pad,
-                                                         batch_size=batch_size, with_inner=True)
-                    unsure = np.flatnonzero(robust_margin(probs, probs_inner) < refine_margin)
-                    n_refined += unsure.size
-                    if unsure.size:
-                        probs[unsure] = _ensemble_proba(models, ["exact"] * len(models), channels, window, iy[unsure] + pad,
-                                                        ix[unsure] + pad, batch_size=batch_size)
-                else:
-                    probs = _ensemble_proba(models, modes, channels, window, iy + pad, ix + pad, batch_size=batch_size)
-                conf = probs.max(axis=1)
-                classes[r0 + iy, c0 + ix] = probs.argmax(axis=1).astype(np.uint8)
-                confidence[r0 + iy, c0 + ix] = conf
-                if probabilities is not None:
-                    probabilities[:, r0 + iy, c0 + ix] = probs.T
-            if progress is not None:
-                progress(done, len(starts))
-    seconds = time.perf_counter() - started
-    if n_nodata:
-        log.warning("%d glacier pixel(s) have nodata in at least one input feature; they are nodata in the map.", n_nodata)
-    if smoothing:
-        classes = smooth_classes(classes, window=smoothing)
-    if min_island_px:
-        classes = remove_islands(classes, min_size=min_island_px)
-    if calibrator is not None:
-        known = np.isfinite(confidence)
-        confidence[known] = _calibrate(confidence[known], calibrator)
-    return SceneMap(classes=classes, confidence=confidence, probabilities=probabilities, modes=modes,
-                    calibrated=calibrator is not None, n_glacier_px=int(mask.sum()), n_nodata_px=n_nodata,
-                    n_refined_px=n_refined, seconds=seconds)
+    _map_tiles(plan, out, tile=int(tile), progress=progress)
+    out.seconds = time.perf_counter() - started
+    _post_process(out, smoothing=smoothing, min_island_px=min_island_px, calibrator=calibrator)
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ from facies_bench.mapping.io import NODATA_CLASS
 from facies_bench.mapping.pipeline import write_outputs
 from facies_bench.mapping.predict_scene import map_scene
 from facies_bench.products.dem import DemTile, open_dem_tiles, read_dem
-from facies_bench.products.outlines import GlacierOutline, load_glaciers
+from facies_bench.products.outlines import GlacierOutline, load_glaciers, read_glacier_outlines, select_glaciers
 from facies_bench.products.product import Product, read_toa, window_grid
 from facies_bench.products.reader import open_product
 from facies_bench.products.table import write_product_table, write_time_series
@@ -225,6 +225,38 @@ def glacier_row(product: Product, inputs: GlacierInputs, classes: np.ndarray, *,
                 **{f"area_{k}_m2": float(n * px_area) for k, n in zip(schema.CLASS_KEYS, counts, strict=False)},
                 **{kind: str(path) for kind, path in outputs.items()}})
     return row
+
+
+def glaciers_per_granule(products: Sequence[Product], outlines: str | os.PathLike, *,
+                         glaciers: Sequence[str] | None = None) -> list[tuple[Product, list[str]]]:
+    """Which of the chosen glaciers each granule of a multi-granule product maps.
+
+    One product is returned as is, with ``glaciers``.  Of several (the granules of a pre-2016
+    SAFE), each comes with the ids of the chosen glaciers (all, without ``glaciers``) whose
+    outline intersects its grid; granules covering none are left out.
+
+    Raises:
+        UnknownNameError: a selector matches no outline.
+        RasterError: no granule covers any of the chosen glaciers.
+    """
+    if len(products) <= 1:
+        return [(p, list(glaciers or [])) for p in products]
+    planned = []
+    for product in products:
+        box = shapely.box(*product.grid.bounds)
+        inside = [g for g in read_glacier_outlines(outlines, crs=product.grid.crs, bounds=product.grid.bounds)
+                  if shapely.geometry.shape(g.geometry).intersects(box)]
+        if glaciers:
+            wanted = {g.glacier_id for g in select_glaciers(read_glacier_outlines(outlines, crs=product.grid.crs),
+                                                            glaciers, path=outlines)}
+            inside = [g for g in inside if g.glacier_id in wanted]
+        if inside:
+            planned.append((product, [g.glacier_id for g in inside]))
+    if not planned:
+        msg = (f"No granule of {products[0].source!r} ({', '.join(p.product_id for p in products)}) covers "
+               f"{'the chosen glaciers' if glaciers else 'any outline'} of {str(outlines)!r}.")
+        raise RasterError(msg)
+    return planned
 
 
 def map_product(models: Sequence[Any], product: str | os.PathLike | Product, dem: Sequence[str | os.PathLike],

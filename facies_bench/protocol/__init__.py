@@ -13,7 +13,7 @@ from facies_bench.protocol.executors import LocalExecutor, ProgressReporter, Ray
 from facies_bench.protocol.provenance import describe_hardware, package_version
 from facies_bench.protocol.run import RunResult, merge_run, missing_units, plan_units, run_protocol
 from facies_bench.protocol.splits import ProtocolSplit, check_glacier_folds, protocol_split
-from facies_bench.protocol.submission import Submission, SubmissionRef, load_submission
+from facies_bench.protocol.submitted_model import Submission, SubmissionRef, load_submission
 from facies_bench.protocol.units import StoreRef, UnitEnvironment, WorkUnit, check_probabilities, run_unit
 
 __all__ = [

@@ -28,7 +28,7 @@ from facies_bench.protocol.config import ProtocolConfig
 from facies_bench.protocol.executors import LocalExecutor, ProgressReporter, UnitOutcome, make_executor
 from facies_bench.protocol.provenance import describe_hardware, package_version, utc_now
 from facies_bench.protocol.splits import check_glacier_folds
-from facies_bench.protocol.submission import Submission, load_submission
+from facies_bench.protocol.submitted_model import Submission, load_submission
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,8 +90,12 @@ def plan_units(submission: Submission, store: FaciesStore, config: ProtocolConfi
             for s in config.seeds for k in config.folds]
 
 
-def cleaned_variant_for(store: FaciesStore, variant: str) -> str | None:
-    """The variant the ``cleaned`` score uses: the run's own, or the store's default for raw runs."""
+def resolve_cleaned_variant(store: FaciesStore, variant: str) -> str | None:
+    """The label variant the ``cleaned`` scores of a run trained on ``variant`` use.
+
+    The run's own variant when it is a cleaned one, else (a raw run) the store's default cleaned
+    variant, or None when the store has none.
+    """
     variant = store.resolve_variant(variant)
     if variant != "raw":
         return variant
@@ -187,7 +191,7 @@ def merge_run(run_dir: str | RunDir, store: FaciesStore, *, submission: Submissi
     if missing:
         raise _incomplete_error(rd, missing, units, outcomes)
     variant = store.resolve_variant(config.variant)
-    cleaned = cleaned_variant_for(store, variant)
+    cleaned = resolve_cleaned_variant(store, variant)
     records = {u.unit_id: rd.read_json(f"{unit_dir(u.unit_id)}/{UNIT_FILE}") for u in units}
     predictions: dict[str, Any] = {}
     validation_predictions: dict[str, Any] = {}

@@ -33,7 +33,7 @@ from facies_bench.errors import FaciesBenchError, SubmissionError, UnknownNameEr
 from facies_bench.protocol._io import RunDir, frame_to_parquet_bytes, is_url
 from facies_bench.protocol.provenance import describe_hardware, package_version, utc_now
 from facies_bench.protocol.splits import protocol_split
-from facies_bench.protocol.submission import Submission, SubmissionRef
+from facies_bench.protocol.submitted_model import Submission, SubmissionRef
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,8 +1,11 @@
 """Where the facies maps of the SMB analysis come from: a store's scenes or a folder of GeoTIFFs.
 
-A source lists its scenes (id, glacier, sensor, date, transform) and, per scene, gives the
-glacier geometry (DEM and outline, enough for the hypsometry) and the full inputs (facies
-classes, DEM, outline, optical bands or None).  Two sources exist:
+A source (:class:`FaciesSource`) lists its scenes (id, glacier, sensor, date, transform) and,
+per scene, gives the glacier's hypsometry and the scene's SMB predictors (snow ratio, snowline,
+albedo: :class:`~facies_bench.smb.features.SceneFeatures`).  The two raster sources below do so
+from the glacier geometry (DEM and outline) and the full inputs (facies classes, DEM, outline,
+optical bands or None); :class:`facies_bench.smb.tables.ProductTablesSource` reads them from
+product tables.  The raster sources:
 
 * :class:`StoreSource`: the scenes of a facies store, mapped on the fly with fold models through
   the mapper's ``map_scene``, or taken from the synthetic ``true_facies``.
@@ -23,13 +26,14 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from facies_bench import schema
 from facies_bench.data.store import FaciesStore
 from facies_bench.errors import RasterError, StoreFormatError, UnknownNameError
+from facies_bench.smb import features as feat
 from facies_bench.smb.features import NODATA
 
 log = logging.getLogger(__name__)
@@ -59,7 +63,52 @@ class SceneInputs:
     optical: np.ndarray | None  #: (6, H, W) or None
 
 
-class StoreSource:
+class FaciesSource(Protocol):
+    """What the SMB analysis asks of a source of facies (store scenes, GeoTIFF maps, product tables)."""
+
+    description: dict  #: recorded as the report's ``source``
+    skipped: list[dict]  #: inputs that are not usable scenes, as left-out items (filled by ``scenes()``)
+
+    def scenes(self) -> list[SceneRecord]:
+        """The scenes this source offers."""
+        ...
+
+    def hypsometry(self, scene: SceneRecord) -> feat.Hypsometry:
+        """The glacier's area and elevation statistics from ``scene`` (its earliest)."""
+        ...
+
+    def scene_features(self, scene: SceneRecord, *, hypsometry: feat.Hypsometry, snow_classes: Sequence[str],
+                       snowline_percentile: float) -> feat.SceneFeatures:
+        """The SMB predictors of one scene, normalised with the glacier's fixed hypsometry."""
+        ...
+
+
+class _RasterFeatures:
+    """Hypsometry and predictors from a raster source's ``geometry`` and ``inputs``."""
+
+    def geometry(self, scene: SceneRecord) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def inputs(self, scene: SceneRecord) -> SceneInputs:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def hypsometry(self, scene: SceneRecord) -> feat.Hypsometry:
+        """The glacier's area and elevation statistics from the DEM and outline of ``scene``."""
+        dem, outline = self.geometry(scene)
+        return feat.compute_hypsometry(dem, outline, pixel_area_m2=feat.pixel_area(scene.transform), glacier=scene.glacier,
+                                       scene_id=scene.scene_id, date=scene.date)
+
+    def scene_features(self, scene: SceneRecord, *, hypsometry: feat.Hypsometry, snow_classes: Sequence[str],
+                       snowline_percentile: float) -> feat.SceneFeatures:
+        """The SMB predictors of one scene from its facies, DEM, outline and optical bands."""
+        inputs = self.inputs(scene)
+        return feat.compute_scene_features(inputs.classes, inputs.dem, inputs.outline, hypsometry=hypsometry,
+                                           pixel_area_m2=feat.pixel_area(scene.transform), optical=inputs.optical,
+                                           sensor=scene.sensor, snow_classes=snow_classes,
+                                           snowline_percentile=snowline_percentile, scene_id=scene.scene_id)
+
+
+class StoreSource(_RasterFeatures):
     """Scenes of a facies store; facies from ``true_facies`` or from models via ``map_scene``.
 
     Args:
@@ -82,6 +131,7 @@ class StoreSource:
         self.models = [] if self.fold_models is not None else list(models or [])
         self.folds = dict(folds or {})
         self.use_true_facies = use_true_facies
+        self.skipped: list[dict] = []  #: a store's scenes are all usable
         self.description = {"kind": "store", "store": {k: v for k, v in store.describe().items()},
                             "facies": "true_facies" if use_true_facies else "mapped on the fly"}
 
@@ -140,7 +190,7 @@ def _same_grid(shape_a, transform_a, shape_b, transform_b) -> bool:
     return tuple(shape_a) == tuple(shape_b) and np.allclose(transform_a, transform_b, rtol=0, atol=1e-6 * max(1.0, abs(transform_a[0])))
 
 
-class MapsSource:
+class MapsSource(_RasterFeatures):
     """Facies GeoTIFFs from ``facies-bench map`` (see the module docstring for the look-ups)."""
 
     def __init__(self, maps_dir: str | os.PathLike, *, store: FaciesStore | None = None, dem: str | os.PathLike | None = None,

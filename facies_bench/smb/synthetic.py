@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ import pandas as pd
 
 from facies_bench import schema
 from facies_bench.data.store import FaciesStore, open_store
-from facies_bench.errors import StoreFormatError
+from facies_bench.errors import MassBalanceError, StoreFormatError
 from facies_bench.smb import features as feat
 from facies_bench.smb.wgms import GLACIER_WIDE, write_glacier_mapping, write_wgms_table
 from facies_bench.smb.window import DEFAULT_CENTER, days_from_center
@@ -182,3 +183,37 @@ def write_synthetic_wgms(store: FaciesStore | str | os.PathLike, *, seed: int = 
     tmp.write_text(json.dumps(provenance, indent=2, default=str) + "\n")
     os.replace(tmp, prov_path)
     return {"table": table, "mapping": mapping_path, "provenance": prov_path}
+
+
+@dataclass(frozen=True)
+class WgmsRecordFiles:
+    """The WGMS table and glacier mapping of an SMB analysis (:func:`locate_wgms_records`)."""
+
+    table: Path
+    mapping: Path
+    drawn: bool = False  #: True when the synthetic records were drawn by this call
+
+
+def locate_wgms_records(store: FaciesStore | None, *, wgms_table: str | os.PathLike | None = None,
+                        mapping: str | os.PathLike | None = None, seed: int = 0) -> WgmsRecordFiles:
+    """The records of an SMB analysis: the given table, else the store's ``<store>.wgms`` records.
+
+    A synthetic store without records gets them drawn on first use (:func:`write_synthetic_wgms`
+    with ``seed``); the mapping defaults to ``glacier_mapping.csv`` beside the table.
+
+    Raises:
+        MassBalanceError: no table given and no store to take the records from.
+        StoreFormatError: a synthetic store whose scenes carry no process-made mass balance.
+    """
+    drawn = False
+    if wgms_table is None:
+        if store is None:
+            raise MassBalanceError("No WGMS table: pass --wgms TABLE --mapping CSV (or --store of a synthetic store).")
+        folder = wgms_dir(store)
+        if not (folder / TABLE_NAME).is_file() and store.is_synthetic:
+            write_synthetic_wgms(store, seed=seed)
+            drawn = True
+        wgms_table = folder / TABLE_NAME
+    if mapping is None:
+        mapping = Path(wgms_table).parent / MAPPING_NAME
+    return WgmsRecordFiles(table=Path(wgms_table), mapping=Path(mapping), drawn=drawn)

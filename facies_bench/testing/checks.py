@@ -14,12 +14,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from facies_bench import schema
 from facies_bench.errors import FaciesBenchError, SubmissionError
+
+if TYPE_CHECKING:
+    from facies_bench.data.store import FaciesStore
+    from facies_bench.protocol import Submission, UnitEnvironment, WorkUnit
 
 #: Epochs of the torch trainings the checks run.
 CHECK_EPOCHS = 2
@@ -154,10 +158,22 @@ def check_submission(path_or_name: str | Path, *, tmp_dir: str | Path | None = N
 
 
 def _run_checks(source: str | Path, root: Path, checker: _Checker) -> None:
-    import torch
+    """Every check in order: registration, the model's interface, then training on a tiny store."""
+    sub = _check_registration(source, checker)
+    if sub is None:
+        return
+    if sub.kind == "torch":
+        _check_builder_shapes(sub, checker)
+    else:
+        _check_estimator_methods(sub, checker)
+    if checker.report.failures:
+        return
+    _check_training(sub, root, checker)
 
-    from facies_bench.protocol import ProtocolConfig, RunDir, StoreRef, UnitEnvironment, load_submission, plan_units
-    from facies_bench.protocol.units import check_probabilities, load_unit_splits, run_estimator, run_unit
+
+def _check_registration(source: str | Path, checker: _Checker) -> Submission | None:
+    """Load the submission; it must register exactly one model (None if it does not)."""
+    from facies_bench.protocol import load_submission
 
     report = checker.report
     sub = None
@@ -165,33 +181,44 @@ def _run_checks(source: str | Path, root: Path, checker: _Checker) -> None:
         sub = load_submission(source)
         report.model_name, report.kind = sub.model_name, sub.kind
         res.message = f"{sub.model_name!r} ({sub.kind})"
-    if sub is None:
-        return
-    if sub.kind == "torch":
-        from facies_bench.models import FaciesModel
+    return sub
 
-        with checker.check("builder output shape for every feature set") as res:
-            for fs, names in schema.FEATURE_SETS.items():
-                model = FaciesModel.from_registry(sub.model_name, features=names, seed=0).eval()
-                x = torch.zeros(2, len(names), schema.PATCH_SIZE, schema.PATCH_SIZE)
-                with torch.no_grad():
-                    out = model(x)
-                if tuple(out.shape) != (2, schema.N_CLASSES):
-                    raise SubmissionError(f"feature set {fs} ({len(names)} channels): input {tuple(x.shape)} gave output "
-                                          f"{tuple(out.shape)}; expected (2, {schema.N_CLASSES}) class scores.")
-                if not torch.isfinite(out).all():
-                    raise SubmissionError(f"feature set {fs}: the output holds NaN or infinite values for an all-zero input.")
-            res.message = "(2, C, 33, 33) -> (2, 8) for C = " + ", ".join(str(len(n)) for n in schema.FEATURE_SETS.values())
-    else:
-        from facies_bench.models import create_model
 
-        with checker.check("estimator offers fit and predict_proba") as res:
-            est = create_model(sub.model_name, in_channels=len(schema.FEATURE_NAMES))
-            missing = [m for m in ("fit", "predict_proba") if not callable(getattr(est, m, None))]
-            if missing:
-                raise SubmissionError(f"the estimator lacks {', '.join(missing)}.")
-    if report.failures:
-        return
+def _check_builder_shapes(sub: Submission, checker: _Checker) -> None:
+    """A torch builder maps (2, C, 33, 33) to (2, 8) finite scores for every feature set's C."""
+    import torch
+
+    from facies_bench.models import FaciesModel
+
+    with checker.check("builder output shape for every feature set") as res:
+        for fs, names in schema.FEATURE_SETS.items():
+            model = FaciesModel.from_registry(sub.model_name, features=names, seed=0).eval()
+            x = torch.zeros(2, len(names), schema.PATCH_SIZE, schema.PATCH_SIZE)
+            with torch.no_grad():
+                out = model(x)
+            if tuple(out.shape) != (2, schema.N_CLASSES):
+                raise SubmissionError(f"feature set {fs} ({len(names)} channels): input {tuple(x.shape)} gave output "
+                                      f"{tuple(out.shape)}; expected (2, {schema.N_CLASSES}) class scores.")
+            if not torch.isfinite(out).all():
+                raise SubmissionError(f"feature set {fs}: the output holds NaN or infinite values for an all-zero input.")
+        res.message = "(2, C, 33, 33) -> (2, 8) for C = " + ", ".join(str(len(n)) for n in schema.FEATURE_SETS.values())
+
+
+def _check_estimator_methods(sub: Submission, checker: _Checker) -> None:
+    """An estimator can be created and offers ``fit`` and ``predict_proba``."""
+    from facies_bench.models import create_model
+
+    with checker.check("estimator offers fit and predict_proba"):
+        est = create_model(sub.model_name, in_channels=len(schema.FEATURE_NAMES))
+        missing = [m for m in ("fit", "predict_proba") if not callable(getattr(est, m, None))]
+        if missing:
+            raise SubmissionError(f"the estimator lacks {', '.join(missing)}.")
+
+
+def _check_training(sub: Submission, root: Path, checker: _Checker) -> None:
+    """Fit and predict one fold of a tiny store, then the checks that need that fold's outputs."""
+    from facies_bench.protocol import ProtocolConfig, StoreRef, UnitEnvironment, plan_units
+    from facies_bench.protocol.units import run_unit
 
     with checker.check("build a tiny store") as res:
         store = _make_store(root)
@@ -209,15 +236,41 @@ def _run_checks(source: str | Path, root: Path, checker: _Checker) -> None:
         for name in ("save/load round trip", "same seed, same predictions", "trains on a cleaned variant (label -1)"):
             checker.skip(name, f"needs 'fit and predict fold {CHECK_FOLD}'")
         return
-    rd = RunDir(env.run_dir)
-    first = rd.read_parquet(f"units/{unit.unit_id}/test.parquet")[list(schema.PROBABILITY_COLUMNS)].to_numpy()
+    first = _unit_test_probabilities(env.run_dir, unit.unit_id)
+    _check_round_trip(sub, store, unit, env, first, checker)
+    with checker.check("same seed, same predictions"):
+        env_b = UnitEnvironment(submission=sub.ref(), store=StoreRef(store.path), run_dir=str(root / "run_b"), num_threads=1)
+        run_unit(unit, env_b, store=store, submission=sub)
+        _compare(first, _unit_test_probabilities(env_b.run_dir, unit.unit_id), f"two trainings with seed {unit.seed}")
+    with checker.check("trains on a cleaned variant (label -1)") as res:
+        cleaned_cfg = ProtocolConfig(quick=True, epochs=CHECK_EPOCHS, folds=(CHECK_FOLD,), seeds=(0,), variant="check_pruned",
+                                     recipe_overrides=(("batch_size", 64), ("eval_batch_size", 256)))
+        pruned_unit = plan_units(sub, store, cleaned_cfg)[0]
+        rec = run_unit(pruned_unit, env, store=store, submission=sub)
+        res.message = f"{rec['n_train_pruned']} pruned training samples ignored"
+
+
+def _unit_test_probabilities(run_dir: str, unit_id: str) -> np.ndarray:
+    """The (N, 8) test probabilities a unit of a run wrote."""
+    from facies_bench.protocol import RunDir
+
+    frame = RunDir(run_dir).read_parquet(f"units/{unit_id}/test.parquet")
+    return frame[list(schema.PROBABILITY_COLUMNS)].to_numpy()
+
+
+def _check_round_trip(sub: Submission, store: FaciesStore, unit: WorkUnit, env: UnitEnvironment, first: np.ndarray,
+                      checker: _Checker) -> None:
+    """Predictions survive a save/load round trip: checkpoint for torch models, pickle for estimators."""
+    from facies_bench.protocol import RunDir
+    from facies_bench.protocol.units import check_probabilities, load_unit_splits, run_estimator
+
     data = load_unit_splits(store, unit)
     where = f"check fold {CHECK_FOLD}"
     with checker.check("save/load round trip") as res:
         if sub.kind == "torch":
             from facies_bench.models import load_model
 
-            model = load_model(rd.path(f"units/{unit.unit_id}/checkpoint.pt"))
+            model = load_model(RunDir(env.run_dir).path(f"units/{unit.unit_id}/checkpoint.pt"))
             again = model.predict_proba(data.test.patches)
             res.message = "checkpoint.pt -> facies_bench.load_model"
         else:
@@ -228,14 +281,3 @@ def _run_checks(source: str | Path, root: Path, checker: _Checker) -> None:
             _compare(before, again, "after pickle round trip")
             res.message = "pickle.dumps -> pickle.loads"
         _compare(first, check_probabilities(again, len(data.test), submission=sub.label, where=where), "after the round trip")
-    with checker.check("same seed, same predictions") as res:
-        env_b = UnitEnvironment(submission=sub.ref(), store=StoreRef(store.path), run_dir=str(root / "run_b"), num_threads=1)
-        run_unit(unit, env_b, store=store, submission=sub)
-        second = RunDir(env_b.run_dir).read_parquet(f"units/{unit.unit_id}/test.parquet")[list(schema.PROBABILITY_COLUMNS)].to_numpy()
-        _compare(first, second, f"two trainings with seed {unit.seed}")
-    with checker.check("trains on a cleaned variant (label -1)") as res:
-        cleaned_cfg = ProtocolConfig(quick=True, epochs=CHECK_EPOCHS, folds=(CHECK_FOLD,), seeds=(0,), variant="check_pruned",
-                                     recipe_overrides=(("batch_size", 64), ("eval_batch_size", 256)))
-        pruned_unit = plan_units(sub, store, cleaned_cfg)[0]
-        rec = run_unit(pruned_unit, env, store=store, submission=sub)
-        res.message = f"{rec['n_train_pruned']} pruned training samples ignored"

@@ -80,31 +80,47 @@ def write_fake_safe(root: str | Path, *, size: int = 120, baseline: str = "04.00
         tile: tile id used in file names.
     """
     stamp = dt.datetime.fromisoformat(date.replace("Z", "+00:00")).strftime("%Y%m%dT%H%M%S")
-    major = int(baseline.split(".")[0])
     name = f"S2A_MSIL1C_{stamp}_N{baseline.replace('.', '')}_R022_{tile}_{stamp}"
     safe = Path(root) / f"{name}.SAFE"
     granule_id = f"L1C_{tile}_A037000_{stamp}"
     granule = safe / "GRANULE" / granule_id
-    img = granule / "IMG_DATA"
-    offset = -1000 if major >= 4 else 0
+    offset = -1000 if int(baseline.split(".")[0]) >= 4 else 0
     image_files = []
     for band_name, band in S2_BANDS.items():
-        res = S2_RES[band]
-        n = size * 10 // res
-        x, y = _centres(res, n, origin)
-        dn = np.clip(np.round(dn_fn(band_name, x, y) - offset), 1, 65535).astype(np.uint16)
-        if nodata_box is not None:
-            r0, r1, c0, c1 = (v * 10 // res for v in nodata_box)
-            dn[r0:r1, c0:c1] = 0
         rel = f"GRANULE/{granule_id}/IMG_DATA/{tile}_{stamp}_{band}"
-        image_files.append(f"<IMAGE_FILE>{rel}</IMAGE_FILE>")
+        image_files.append(rel)
         if band != missing_band:
-            _write_raster(img / f"{tile}_{stamp}_{band}.jp2", dn, res=res, origin=origin, driver="JP2OpenJPEG")
+            _write_safe_band(safe / f"{rel}.jp2", band_name, size=size, dn_fn=dn_fn, offset=offset,
+                             nodata_box=nodata_box, origin=origin)
+    granule.mkdir(parents=True, exist_ok=True)
+    (safe / "MTD_MSIL1C.xml").write_text(_safe_product_xml(name, granule_id, image_files, baseline=baseline, date=date,
+                                                           stamp=stamp))
+    (granule / "MTD_TL.xml").write_text(_safe_tile_xml(granule_id, size=size, date=date, sun_zenith=sun_zenith,
+                                                       sun_azimuth=sun_azimuth, origin=origin))
+    return safe
+
+
+def _write_safe_band(path: Path, band_name: str, *, size: int, dn_fn: DnFn, offset: int,
+                     nodata_box: tuple[int, int, int, int] | None, origin: tuple[float, float]) -> None:
+    """One JP2 band of a fake SAFE: DNs of ``dn_fn`` with the radiometric offset added back, nodata box 0."""
+    res = S2_RES[S2_BANDS[band_name]]
+    x, y = _centres(res, size * 10 // res, origin)
+    dn = np.clip(np.round(dn_fn(band_name, x, y) - offset), 1, 65535).astype(np.uint16)
+    if nodata_box is not None:
+        r0, r1, c0, c1 = (v * 10 // res for v in nodata_box)
+        dn[r0:r1, c0:c1] = 0
+    _write_raster(path, dn, res=res, origin=origin, driver="JP2OpenJPEG")
+
+
+def _safe_product_xml(name: str, granule_id: str, image_files: list[str], *, baseline: str, date: str,
+                      stamp: str) -> str:
+    """``MTD_MSIL1C.xml`` of a fake SAFE (``image_files``: band paths without the ``.jp2`` suffix)."""
+    image_list = "".join(f"<IMAGE_FILE>{rel}</IMAGE_FILE>" for rel in image_files)
     offsets = ""
-    if major >= 4:
+    if int(baseline.split(".")[0]) >= 4:
         offsets = "<Radiometric_Offset_List>" + "".join(
             f'<RADIO_ADD_OFFSET band_id="{i}">-1000</RADIO_ADD_OFFSET>' for i in range(13)) + "</Radiometric_Offset_List>"
-    product_xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
 <n1:Level-1C_User_Product xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-1C.xsd">
   <n1:General_Info>
     <Product_Info>
@@ -116,7 +132,7 @@ def write_fake_safe(root: str | Path, *, size: int = 120, baseline: str = "04.00
         <SPACECRAFT_NAME>Sentinel-2A</SPACECRAFT_NAME>
       </Datatake>
       <Product_Organisation><Granule_List><Granule granuleIdentifier="{granule_id}" imageFormat="JPEG2000">
-        {''.join(image_files)}
+        {image_list}
       </Granule></Granule_List></Product_Organisation>
     </Product_Info>
     <Product_Image_Characteristics>
@@ -128,6 +144,11 @@ def write_fake_safe(root: str | Path, *, size: int = 120, baseline: str = "04.00
   </n1:General_Info>
 </n1:Level-1C_User_Product>
 """
+
+
+def _safe_tile_xml(granule_id: str, *, size: int, date: str, sun_zenith: float | None, sun_azimuth: float | None,
+                   origin: tuple[float, float]) -> str:
+    """``GRANULE/<id>/MTD_TL.xml`` of a fake SAFE: geocoding of the three grids and the mean sun angle."""
     sun = ""
     if sun_zenith is not None or sun_azimuth is not None:
         sun = "<Mean_Sun_Angle>"
@@ -138,7 +159,7 @@ def write_fake_safe(root: str | Path, *, size: int = 120, baseline: str = "04.00
                     for r in (10, 20, 60))
     positions = "".join(f'<Geoposition resolution="{r}"><ULX>{origin[0]:.0f}</ULX><ULY>{origin[1]:.0f}</ULY>'
                         f'<XDIM>{r}</XDIM><YDIM>-{r}</YDIM></Geoposition>' for r in (10, 20, 60))
-    tile_xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
 <n1:Level-1C_Tile_ID xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/S2_PDI_Level-1C_Tile_Metadata.xsd">
   <n1:General_Info><TILE_ID>{granule_id}</TILE_ID><SENSING_TIME>{date}</SENSING_TIME></n1:General_Info>
   <n1:Geometric_Info>
@@ -151,10 +172,6 @@ def write_fake_safe(root: str | Path, *, size: int = 120, baseline: str = "04.00
   </n1:Geometric_Info>
 </n1:Level-1C_Tile_ID>
 """
-    granule.mkdir(parents=True, exist_ok=True)
-    (safe / "MTD_MSIL1C.xml").write_text(product_xml)
-    (granule / "MTD_TL.xml").write_text(tile_xml)
-    return safe
 
 
 #: Reflectance rescaling written into the fake MTL files (the USGS values for OLI).

@@ -169,6 +169,91 @@ def _check_inputs(model: FaciesModel, train: ArraySplit, validation: ArraySplit)
             raise ValueError(f"The {name} split has label {int(split.labels.max())}; valid codes are 0..{model.n_classes - 1}.")
 
 
+@dataclass
+class _TrainingTensors:
+    """The training split as tensors (moved to the device for CUDA), and its batching."""
+
+    x: torch.Tensor  #: (N, C, 33, 33) raw patches
+    y: torch.Tensor  #: (N,) labels
+    w: torch.Tensor  #: (N,) Eq. 1 sample weights
+    n: int
+    batch_size: int
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimiser steps per epoch (the last batch may be short)."""
+        return math.ceil(self.n / self.batch_size)
+
+
+def _training_tensors(train: ArraySplit, recipe: TrainingRecipe, device: torch.device) -> _TrainingTensors:
+    x_all = torch.from_numpy(train.patches)
+    y_all = torch.from_numpy(train.labels)
+    w_all = torch.from_numpy(sample_weights(train.labels, train.scene, class_weights=recipe.class_weights,
+                                            scene_weights=recipe.scene_weights))
+    if device.type == "cuda":
+        x_all, y_all, w_all = x_all.to(device), y_all.to(device), w_all.to(device)
+    return _TrainingTensors(x=x_all, y=y_all, w=w_all, n=len(train), batch_size=int(recipe.batch_size))
+
+
+def _optimizer(model: FaciesModel, recipe: TrainingRecipe,
+               total_steps: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """Adam (AdamW with weight decay) and the cosine learning-rate schedule over ``total_steps`` steps."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt_cls = torch.optim.AdamW if recipe.weight_decay else torch.optim.Adam
+    optimizer = opt_cls(params, lr=recipe.lr, betas=(recipe.adam_betas[0], recipe.adam_betas[1]), eps=recipe.adam_eps, weight_decay=recipe.weight_decay)
+    final_ratio = recipe.lr_final / recipe.lr if recipe.lr else 0.0
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_factor(step, total_steps, final_ratio))
+    return optimizer, scheduler
+
+
+def _train_epoch(model: FaciesModel, data: _TrainingTensors, optimizer: torch.optim.Optimizer,
+                 scheduler: torch.optim.lr_scheduler.LambdaLR, *, gen: torch.Generator, recipe: TrainingRecipe,
+                 device: torch.device, fmt: torch.memory_format) -> tuple[float, float]:
+    """One pass over the shuffled training split; its mean (weighted) loss and accuracy."""
+    model.train()
+    perm = torch.randperm(data.n, generator=gen).to(data.x.device)
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    for start in range(0, data.n, data.batch_size):
+        idx = perm[start:start + data.batch_size]
+        xb = data.x.index_select(0, idx).to(device, non_blocking=True)
+        yb = data.y.index_select(0, idx).to(device, non_blocking=True)
+        wb = data.w.index_select(0, idx).to(device, non_blocking=True)
+        xb = augment_batch(model.normalize(xb), gen, brightness=recipe.brightness, contrast=recipe.contrast,
+                           flips=recipe.flips, rot90=recipe.rot90).contiguous(memory_format=fmt)
+        with autocast_context(device, recipe.precision):
+            logits = model.backbone(xb)
+        loss = focal_loss(logits, yb, sample_weight=wb, gamma=recipe.focal_gamma, alpha=recipe.focal_alpha,
+                          label_smoothing=recipe.label_smoothing, eps=recipe.clip_eps)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        loss_sum += loss.detach() * len(idx)
+        correct += (logits.detach().argmax(1) == yb).sum()
+    return float(loss_sum) / data.n, float(correct) / data.n
+
+
+@dataclass
+class _BestCheckpoint:
+    """The state of the best validation mean IoU so far (ties: the earliest epoch)."""
+
+    epoch: int = -1
+    miou: float = -math.inf
+    state: dict[str, torch.Tensor] | None = None
+
+    def update(self, model: torch.nn.Module, epoch: int, miou: float) -> None:
+        """Keep a copy of ``model``'s state when ``miou`` beats the best so far."""
+        if miou > self.miou:
+            self.miou, self.epoch = miou, epoch
+            self.state = copy.deepcopy(model.state_dict())
+
+    def restore(self, model: torch.nn.Module) -> None:
+        """Load the kept state into ``model`` (no-op before any epoch)."""
+        if self.state is not None:
+            model.load_state_dict(self.state)
+
+
 def train_torch_model(model: FaciesModel, train: ArraySplit, validation: ArraySplit, *, recipe: TrainingRecipe | None = None,
                       seed: int = 0, progress: ProgressCallback | None = None) -> TrainResult:
     """Train ``model`` with the standard recipe; keep the best validation mean-IoU checkpoint.
@@ -201,59 +286,23 @@ def train_torch_model(model: FaciesModel, train: ArraySplit, validation: ArraySp
         fmt = torch.channels_last if recipe.channels_last else torch.contiguous_format
         model.to(device)
         model.to(memory_format=fmt)
-        x_all = torch.from_numpy(train.patches)
-        y_all = torch.from_numpy(train.labels)
-        w_all = torch.from_numpy(sample_weights(train.labels, train.scene, class_weights=recipe.class_weights,
-                                                scene_weights=recipe.scene_weights))
-        if device.type == "cuda":
-            x_all, y_all, w_all = x_all.to(device), y_all.to(device), w_all.to(device)
-        n, bs = len(train), int(recipe.batch_size)
-        steps_per_epoch = math.ceil(n / bs)
-        total_steps = recipe.epochs * steps_per_epoch
-        params = [p for p in model.parameters() if p.requires_grad]
-        opt_cls = torch.optim.AdamW if recipe.weight_decay else torch.optim.Adam
-        optimizer = opt_cls(params, lr=recipe.lr, betas=(recipe.adam_betas[0], recipe.adam_betas[1]), eps=recipe.adam_eps, weight_decay=recipe.weight_decay)
-        final_ratio = recipe.lr_final / recipe.lr if recipe.lr else 0.0
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_factor(step, total_steps, final_ratio))
+        data = _training_tensors(train, recipe, device)
+        optimizer, scheduler = _optimizer(model, recipe, recipe.epochs * data.steps_per_epoch)
         history: list[dict[str, float]] = []
-        best_state: dict[str, torch.Tensor] | None = None
-        best_epoch, best_miou = -1, -math.inf
+        best = _BestCheckpoint()
         for epoch in range(recipe.epochs):
             t0 = time.perf_counter()
-            model.train()
-            perm = torch.randperm(n, generator=gen).to(x_all.device)
-            loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device, dtype=torch.long)
-            for start in range(0, n, bs):
-                idx = perm[start:start + bs]
-                xb = x_all.index_select(0, idx).to(device, non_blocking=True)
-                yb = y_all.index_select(0, idx).to(device, non_blocking=True)
-                wb = w_all.index_select(0, idx).to(device, non_blocking=True)
-                xb = augment_batch(model.normalize(xb), gen, brightness=recipe.brightness, contrast=recipe.contrast,
-                                   flips=recipe.flips, rot90=recipe.rot90).contiguous(memory_format=fmt)
-                with autocast_context(device, recipe.precision):
-                    logits = model.backbone(xb)
-                loss = focal_loss(logits, yb, sample_weight=wb, gamma=recipe.focal_gamma, alpha=recipe.focal_alpha,
-                                  label_smoothing=recipe.label_smoothing, eps=recipe.clip_eps)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                loss_sum += loss.detach() * len(idx)
-                correct += (logits.detach().argmax(1) == yb).sum()
+            loss, accuracy = _train_epoch(model, data, optimizer, scheduler, gen=gen, recipe=recipe, device=device, fmt=fmt)
             val = evaluate_split(model, validation, recipe=recipe, device=device)
-            metrics = {"epoch": epoch, "lr": float(optimizer.param_groups[0]["lr"]), "loss": float(loss_sum) / n,
-                       "accuracy": float(correct) / n, "val_loss": val["loss"], "val_accuracy": val["accuracy"],
+            metrics = {"epoch": epoch, "lr": float(optimizer.param_groups[0]["lr"]), "loss": loss,
+                       "accuracy": accuracy, "val_loss": val["loss"], "val_accuracy": val["accuracy"],
                        "val_miou": val["miou"], "time_s": time.perf_counter() - t0}
             history.append(metrics)
-            if val["miou"] > best_miou:
-                best_miou, best_epoch = val["miou"], epoch
-                best_state = copy.deepcopy(model.state_dict())
+            best.update(model, epoch, val["miou"])
             log.info("epoch %d: loss %.4g acc %.3f val_miou %.3f", epoch, metrics["loss"], metrics["accuracy"], val["miou"])
             if progress is not None:
                 progress(epoch, dict(metrics))
-        if best_state is not None:
-            model.load_state_dict(best_state)
+        best.restore(model)
         model.eval()
-    return TrainResult(model=model, history=history, best_epoch=best_epoch, best_val_miou=float(best_miou),
+    return TrainResult(model=model, history=history, best_epoch=best.epoch, best_val_miou=float(best.miou),
                        train_time_s=time.perf_counter() - start_time, recipe=recipe, device=str(device))

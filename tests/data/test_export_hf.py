@@ -102,3 +102,34 @@ def test_existing_outdir_needs_overwrite(exported):
     store, result, _ = exported
     with pytest.raises(FaciesBenchError, match="already exists"):
         export_hf(store, result.outdir)
+
+
+def test_card_body_is_the_shipped_dataset_card(exported):
+    from huggingface_hub import DatasetCard
+
+    from facies_bench.data.export_hf import read_card_body
+
+    _, result, _ = exported
+    body = read_card_body()
+    assert body.startswith("#") and "## Limitations and biases" in body
+    assert DatasetCard.load(result.outdir / "README.md").text.endswith(body)
+
+
+def test_dataset_card_is_package_data():
+    """The card (DATASET_CARD.md at the top) is reached through facies_bench/resources/, which ships."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    import facies_bench
+    from facies_bench.data.export_hf import CARD_NAME, card_path
+
+    package_dir = Path(facies_bench.__file__).resolve().parent
+    assert card_path().is_file()
+    assert Path(str(card_path())) == package_dir / "resources" / CARD_NAME
+    assert "pretty_name:" in card_path().read_text()  # the link resolves to the card itself
+    pyproject = package_dir.parent / "pyproject.toml"
+    if not pyproject.is_file():
+        pytest.skip("installed package: pyproject.toml not beside it")
+    patterns = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["package-data"]["facies_bench"]
+    assert any(fnmatch.fnmatch(f"resources/{CARD_NAME}", p) for p in patterns)

@@ -200,3 +200,77 @@ def test_patch_batches_read_each_batch_in_one_call(tiny_store_path, tiny_store):
     assert first["glacier"] == train[:100]["glacier"]
     with pytest.raises(TypeError, match="load_dataset"):
         next(patch_batches(datasets.Dataset.from_dict({"patch": [1, 2]})))
+
+
+def test_torch_dataloader_decodes_each_batch_in_one_read(tiny_store_path, tiny_store, monkeypatch):
+    from facies_bench.data import hf
+
+    calls = {"rows": 0, "row": 0}
+    read_rows, read_row = hf._ChunkReader.read_rows, hf._ChunkReader.read_row
+
+    def count_rows(self, rows):
+        calls["rows"] += 1
+        return read_rows(self, rows)
+
+    def count_row(self, row):
+        calls["row"] += 1
+        return read_row(self, row)
+
+    monkeypatch.setattr(hf._ChunkReader, "read_rows", count_rows)
+    monkeypatch.setattr(hf._ChunkReader, "read_row", count_row)
+    train = load_dataset(store=tiny_store_path, test_fold=0)["train"].shuffle(seed=5).with_format("torch")
+    batches = list(torch.utils.data.DataLoader(train, batch_size=50))
+    assert calls == {"rows": len(batches), "row": 0}  # one store read per batch, none per row
+    assert sum(len(b["label"]) for b in batches) == len(train)
+    ids = torch.cat([b["sample_id"] for b in batches]).numpy()
+    rows = np.searchsorted(tiny_store.column("sample_id"), ids)
+    np.testing.assert_array_equal(torch.cat([b["patch"] for b in batches]).numpy(), tiny_store.read_patches(rows))
+    np.testing.assert_array_equal(torch.cat([b["label"] for b in batches]).numpy(), tiny_store.labels("raw")[rows])
+    assert batches[0]["patch"].shape == (50, 11, 33, 33) and batches[0]["patch"].dtype == torch.float32
+    assert isinstance(batches[0]["glacier"], list) and isinstance(batches[0]["glacier"][0], str)
+    # a single row still decodes on its own
+    calls.update(rows=0, row=0)
+    assert train[3]["patch"].shape == (11, 33, 33) and calls == {"rows": 0, "row": 1}
+
+
+def test_batched_decoding_survives_dataset_operations(folds, tiny_store):
+    import copy
+    import pickle
+
+    ds = folds["fold_2"]
+    start = tiny_store.fold_rows(2).start
+    derived = {
+        "shuffle": ds.shuffle(seed=1), "select": ds.select([4, 1, 7]), "torch": ds.shuffle(seed=2).with_format("torch"),
+        "numpy": ds.with_format("numpy"), "split": ds.train_test_split(test_size=0.25, seed=0)["train"],
+        "filter": ds.filter(lambda label: label < 4, input_columns=["label"]),
+        "pickle": pickle.loads(pickle.dumps(ds.shuffle(seed=3))), "deepcopy": copy.deepcopy(ds),
+        "remove_columns": ds.remove_columns(["glacier"]),
+    }
+    for name, d in derived.items():
+        assert type(d.features).__name__ == "FaciesFeatures", name
+        out = d[0:3]
+        rows = start + np.searchsorted(tiny_store.column("sample_id")[start:], np.asarray(out["sample_id"]))
+        np.testing.assert_array_equal(np.stack([np.asarray(p) for p in out["patch"]]), tiny_store.read_patches(rows), err_msg=name)
+    # the python format keeps a list of patches, array formats one stacked array
+    assert isinstance(ds[0:3]["patch"], list) and ds.with_format("numpy")[0:3]["patch"].shape == (3, 11, 33, 33)
+    # operations that rebuild the features from scratch still decode (row by row)
+    renamed = ds.rename_column("label", "y")
+    np.testing.assert_array_equal(np.stack(renamed[0:2]["patch"]), tiny_store.read_patches(slice(start, start + 2)))
+
+
+def test_patch_feature_is_registered_with_datasets(folds):
+    """Uses the public ``register_feature``: a change in ``datasets`` that breaks it fails here."""
+    features = folds["fold_0"].features
+    rebuilt = datasets.Features.from_dict(features.to_dict())
+    assert isinstance(rebuilt["patch"], FaciesPatch) and rebuilt["patch"] == features["patch"]
+    assert datasets.Features.from_arrow_schema(features.arrow_schema)["patch"] == features["patch"]
+
+
+def test_batched_decode_of_a_row_outside_the_store_names_it(folds, tiny_store_path):
+    import re
+
+    feature = folds["fold_0"].features["patch"]
+    with pytest.raises(IndexError, match=re.escape(str(tiny_store_path))):
+        feature.decode_batch(np.array([0, 10**6]))
+    with pytest.raises(IndexError, match=re.escape(str(tiny_store_path))):
+        feature.decode_example(10**6)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -100,6 +105,8 @@ def test_worker_processes(tiny_store_path, context, order):
     FaciesTorchDataset(tiny_store_path, folds=[1]).read_patches(np.arange(3))  # TensorStore used before the fork
     loader = make_dataloader(tiny_store_path, folds=[1], batch_size=16, shuffle=True, num_workers=2,
                              multiprocessing_context=context, order=order)
+    # TensorStore runs here, so fork workers could not use it: they start from a forkserver
+    assert loader.multiprocessing_context.get_start_method() == ("forkserver" if context == "fork" else context)
     for _ in range(2):
         ids = [i for b in loader for i in b["sample_id"].tolist()]
         assert sorted(ids) == sorted(FaciesTorchDataset(tiny_store_path, folds=[1]).sample_ids.tolist())
@@ -114,3 +121,55 @@ def test_random_order_reads_every_row_with_its_patch(tiny_store):
         np.testing.assert_array_equal(b["patch"].numpy(), tiny_store.read_patches(rows))
     with pytest.raises(ValueError, match="order"):
         make_dataloader(ds, order="sideways")
+
+
+_WORKER_SCRIPT = textwrap.dedent("""
+    import json, os, sys
+    from torch.utils.data import DataLoader, default_collate
+    from facies_bench.data import store as store_module
+    from facies_bench.data.hf import load_dataset
+    from facies_bench.data.torch_dataset import FaciesBatchIterable, FaciesTorchDataset
+
+    def reads_through_tensorstore():
+        return store_module._TENSORSTORE_PID == os.getpid()
+
+    def collate_rows(samples):
+        return default_collate(samples), reads_through_tensorstore()
+
+    def keep_batch(batch):
+        return batch, reads_through_tensorstore()
+
+    if __name__ == "__main__":
+        path, context = sys.argv[1], sys.argv[2]
+        hf = load_dataset(store=path, test_fold=0)["train"].shuffle(seed=0).with_format("torch")
+        ds = FaciesTorchDataset(path, folds=[1])
+        loaders = {
+            "hf": DataLoader(hf, batch_size=32, num_workers=2, multiprocessing_context=context, collate_fn=collate_rows),
+            "torch": DataLoader(FaciesBatchIterable(ds, batch_size=16, shuffle=True, order="random"), batch_size=None,
+                                num_workers=2, multiprocessing_context=context, collate_fn=keep_batch),
+        }
+        out = {"parent_started_tensorstore": store_module._TENSORSTORE_PID is not None}
+        for name, loader in loaders.items():
+            batches = list(loader)
+            out[name] = {"tensorstore": [ts for _, ts in batches],
+                         "sample_ids": sorted(i for b, _ in batches for i in b["sample_id"].tolist())}
+        print(json.dumps(out))
+""")
+
+
+@pytest.mark.parametrize("context", ["fork", pytest.param("spawn", marks=pytest.mark.slow)])
+def test_workers_read_through_their_own_tensorstore(tiny_store_path, tiny_store, tmp_path, context):
+    """Fork and spawn workers of the HF and torch loaders each open TensorStore (a fresh process,
+    as a training script is: this test process already runs TensorStore, so it cannot fork one)."""
+    script = tmp_path / "workers.py"
+    script.write_text(_WORKER_SCRIPT)
+    run = subprocess.run([sys.executable, str(script), str(tiny_store_path), context], capture_output=True, text=True,
+                         timeout=600, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["parent_started_tensorstore"] is False  # building the datasets read no patches
+    train_ids = np.concatenate([tiny_store.column("sample_id")[tiny_store.fold_rows(k)] for k in schema.train_folds(0)])
+    assert out["hf"]["sample_ids"] == sorted(train_ids.tolist())
+    assert out["torch"]["sample_ids"] == sorted(tiny_store.column("sample_id")[tiny_store.fold_rows(1)].tolist())
+    for name in ("hf", "torch"):
+        assert out[name]["tensorstore"] and all(out[name]["tensorstore"]), name

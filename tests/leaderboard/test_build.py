@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 import yaml
 
 from facies_bench import schema
@@ -97,3 +98,13 @@ def test_synthetic_boards_get_no_eval_results_by_default(board_results, tmp_path
     assert result.n_entries == 4
     assert "data:image/png" not in (tmp_path / "lb" / "index.html").read_text()
     assert not (tmp_path / "lb" / "results").exists()
+
+
+def test_build_refuses_a_results_path_that_is_not_a_folder(tmp_path):
+    from facies_bench.errors import InvalidValueError
+    from facies_bench.leaderboard import build_leaderboard
+
+    not_a_folder = tmp_path / "results.txt"
+    not_a_folder.write_text("")
+    with pytest.raises(InvalidValueError, match="is not a folder"):
+        build_leaderboard(not_a_folder, tmp_path / "lb", plots=False)

@@ -38,3 +38,13 @@ def test_help_lists_the_commands(capsys):
     assert rc == 0
     for command in ("add", "build", "publish", "seed"):
         assert command in out
+
+
+def test_build_with_missing_results_exits_2_naming_the_path(tmp_path, capsys):
+    missing = tmp_path / "no-such-results"
+    rc = main(["leaderboard", "build", "--results", str(missing), "-o", str(tmp_path / "lb"), "--no-plots"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("error: ") and str(missing) in err and "does not exist" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "lb").exists()

@@ -83,3 +83,17 @@ def test_map_without_dem_for_a_topographic_model_is_an_error(raster_scene, check
 def test_map_needs_scene_or_store(checkpoint, tmp_path, capsys):
     rc = main(["map", "--model", str(checkpoint), "-o", str(tmp_path / "f.tif")])
     assert rc == 2 and "--scene" in capsys.readouterr().err
+
+
+def test_cli_refine_default_is_the_library_default():
+    from facies_bench.cli.map import REFINE_MARGIN_DEFAULT
+    from facies_bench.mapping import DEFAULT_REFINE_MARGIN
+
+    assert REFINE_MARGIN_DEFAULT == DEFAULT_REFINE_MARGIN
+
+
+def test_map_rejects_both_sources(checkpoint, tmp_path, capsys):
+    rc = main(["map", "--model", str(checkpoint), "--store", "s.zarr", "--scene-id", "x", "--scene", "a.tif",
+               "-o", str(tmp_path / "f.tif")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "not both" in err and len(err.splitlines()) == 1

@@ -85,7 +85,7 @@ def test_dense_agrees_with_exact(paper_model, scene_arrays):
     features, _, _, _, _ = scene_arrays
     mask = np.zeros((48, 48), bool)
     mask[::4, ::5] = True  # 120 pixels spread over the scene, all pooling phases
-    dense = map_scene(paper_model, features, mask, mode="dense", return_probabilities=True)
+    dense = map_scene(paper_model, features, mask, mode="dense", refine_margin=0, return_probabilities=True)
     exact = map_scene(paper_model, features, mask, mode="exact", return_probabilities=True)
     agreement = float((dense.classes == exact.classes)[mask].mean())
     assert agreement >= MIN_RANDOM_AGREEMENT
@@ -115,9 +115,9 @@ def test_ensemble_averages_probabilities(tiny_store, paper_model, scene_arrays):
     outline = np.zeros((48, 48), bool)
     outline[30:48, 0:18] = True
     other = make_paper_model(tiny_store, seed=1)
-    one = map_scene(paper_model, features, outline, return_probabilities=True)
-    two = map_scene(other, features, outline, return_probabilities=True)
-    both = map_scene([paper_model, other], features, outline, return_probabilities=True)
+    one = map_scene(paper_model, features, outline, refine_margin=0, return_probabilities=True)
+    two = map_scene(other, features, outline, refine_margin=0, return_probabilities=True)
+    both = map_scene([paper_model, other], features, outline, refine_margin=0, return_probabilities=True)
     mean = (one.probabilities + two.probabilities) / 2
     np.testing.assert_allclose(both.probabilities, mean, atol=1e-6)
     np.testing.assert_array_equal(both.classes[outline], mean.argmax(axis=0)[outline])
@@ -176,3 +176,19 @@ def test_non_paper_models_fall_back_to_exact(tiny_store, scene_arrays, caplog):
 def test_unknown_mode_is_an_error(paper_model, scene_arrays):
     with pytest.raises(ValueError, match="Unknown mapping mode 'fast'"):
         map_scene(paper_model, scene_arrays[0], scene_arrays[1], mode="fast")
+
+
+def test_default_mode_recomputes_close_calls_per_patch(paper_model, scene_arrays):
+    """By default dense mode recomputes the pixels whose robust margin is below DEFAULT_REFINE_MARGIN."""
+    from facies_bench.mapping import DEFAULT_REFINE_MARGIN
+
+    features, _, _, _, _ = scene_arrays
+    mask = np.zeros((48, 48), bool)
+    mask[::4, ::5] = True
+    default = map_scene(paper_model, features, mask, return_probabilities=True)
+    explicit = map_scene(paper_model, features, mask, refine_margin=DEFAULT_REFINE_MARGIN, return_probabilities=True)
+    pure = map_scene(paper_model, features, mask, refine_margin=0)
+    np.testing.assert_array_equal(default.probabilities, explicit.probabilities)
+    assert default.n_refined_px == explicit.n_refined_px > 0 and pure.n_refined_px == 0
+    with pytest.raises(ValueError, match="refine_margin must be >= 0"):
+        map_scene(paper_model, features, mask, refine_margin=-0.1)

@@ -69,6 +69,7 @@ def test_missing_band_file_names_the_scene(tmp_path):
     with pytest.raises(RasterError) as err:
         open_product(folder)
     assert str(folder) in str(err.value) and "swir1" in str(err.value) and "FILE_NAME_BAND_6" in str(err.value)
+    assert "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize("mtl", ["txt", "json"])

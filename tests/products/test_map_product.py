@@ -181,3 +181,57 @@ def test_glacier_cut_by_the_product_edge_says_so(tmp_path, fs4_model, dem_dir):
     row = res.table.iloc[0]
     assert row["status"] == "mapped" and row["glacier_px"] == 40 * 40  # only cols 80-120 are on the product
     assert "only 50.0% of the outline lies within the product" in row["issues"]
+
+
+@pytest.mark.parametrize("broken", ["missing_band", "no_sun"])
+def test_cli_bad_product_is_one_line_naming_it(tmp_path, fs4_model, dem_dir, outlines_gpkg, capsys, broken):
+    """A product missing a band, or without sun angles, stops `map --product` with one line naming the file."""
+    from facies_bench.models import save_checkpoint
+
+    ckpt = tmp_path / "fold0.pt"
+    save_checkpoint(fs4_model, ckpt)
+    kwargs = {"missing_band": "B12"} if broken == "missing_band" else {"sun_zenith": None, "sun_azimuth": None}
+    safe = write_fake_safe(tmp_path, size=40, **kwargs)
+    rc = main(["map", "--product", str(safe), "--dem", str(dem_dir), "--outlines", str(outlines_gpkg),
+               "-m", str(ckpt), "-o", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and str(safe) in err and len(err.splitlines()) == 1
+    assert ("B12" in err) if broken == "missing_band" else ("MTD_TL.xml" in err)
+
+
+def test_outlines_in_another_crs_are_mapped_not_refused(mapped, outlines_gpkg):
+    """The outlines are in EPSG:4326, the products in UTM 32N: both products map every glacier."""
+    import pyogrio
+
+    assert pyogrio.read_info(outlines_gpkg)["crs"] == "EPSG:4326"
+    for result in mapped["results"]:
+        assert result.n_mapped == len(GLACIERS) and (result.table["status"] == "mapped").all()
+
+
+def test_cli_maps_each_granule_of_a_pre2016_product(tmp_path, fs4_model, dem_dir, outlines_gpkg, old_multi_granule_safe,
+                                                    capsys):
+    """A multi-granule SAFE maps granule by granule; the granule that covers no glacier is left out."""
+    from facies_bench.models import save_checkpoint
+
+    ckpt = tmp_path / "fold0.pt"
+    save_checkpoint(fs4_model, ckpt)
+    safe, _ = old_multi_granule_safe
+    rc = main(["map", "--product", str(safe), "--dem", str(dem_dir), "--outlines", str(outlines_gpkg),
+               "-m", str(ckpt), "-o", str(tmp_path / "o"), "--glacier", IDS[0]])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    folders = [p.name for p in (tmp_path / "o").iterdir() if p.is_dir()]
+    assert len(folders) == 1 and folders[0].endswith("_T32TMS")
+    table = pd.read_csv(tmp_path / "o" / folders[0] / "facies_table.csv")
+    assert list(table["glacier_id"]) == [IDS[0]] and (table["status"] == "mapped").all()
+
+
+def test_granules_that_cover_no_glacier_are_an_error_naming_the_outlines(outlines_gpkg, old_multi_granule_safe):
+    from facies_bench.mapping.products import glaciers_per_granule
+    from facies_bench.products import open_products
+
+    west, east = open_products(old_multi_granule_safe[0])
+    assert glaciers_per_granule([west, east], outlines_gpkg) == [(west, IDS)]
+    with pytest.raises(RasterError, match="No granule of .* covers any outline of") as err:
+        glaciers_per_granule([east, east], outlines_gpkg)
+    assert str(outlines_gpkg) in str(err.value) and "\n" not in str(err.value)

@@ -104,3 +104,20 @@ def test_not_a_product(tmp_path):
         open_product(tmp_path)
     with pytest.raises(RasterError, match="does not exist"):
         open_product(tmp_path / "nope.SAFE")
+
+
+def test_multi_granule_pre2016_safe_gives_one_product_per_granule(old_multi_granule_safe):
+    from facies_bench.products import open_products
+
+    safe, east = old_multi_granule_safe
+    with pytest.raises(RasterError, match="holds 2 granules") as err:
+        open_product(safe)
+    assert str(safe) in str(err.value) and "\n" not in str(err.value)
+    products = open_products(safe)
+    assert [p.product_id.rsplit("_", 1)[-1] for p in products] == ["T32TMS", "T32TNS"]
+    assert products[1].grid.transform.c == products[0].grid.transform.c + 20000.0
+    assert products[1].sun_elevation == pytest.approx(50.0) and products[1].sensor == "Sentinel-2"
+    # each granule reads its own band files, the same values as the granule written on its own
+    np.testing.assert_array_equal(read_toa(products[1]), read_toa(open_product(east)))
+    granule = next(g for g in (safe / "GRANULE").iterdir() if "T32TNS" in g.name)
+    assert open_product(granule).product_id == products[1].product_id  # a granule folder is a product too

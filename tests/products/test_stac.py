@@ -145,8 +145,9 @@ def test_missing_band_asset_names_the_item(server):
 def test_missing_sun_angles_name_the_item(server):
     folder, url = server
     item = _s2_item(folder, url, sun=False)
-    with pytest.raises(RasterError, match=r"STAC item .*item\.json.*no sun azimuth and elevation"):
+    with pytest.raises(RasterError, match=r"STAC item .*item\.json.*no sun azimuth and elevation") as err:
         open_product(item)
+    assert "\n" not in str(err.value)
 
 
 def test_unreachable_item_is_one_line(server):

@@ -170,12 +170,12 @@ def test_on_the_fly_mapping_with_fold_model_checkpoints(multiyear_store, multiye
 
 
 def test_model_option_forms():
-    from facies_bench.cli.smb import _parse_models
     from facies_bench.errors import MassBalanceError
+    from facies_bench.smb import parse_model_paths
 
-    assert _parse_models(["a.pt", "b.pt"]) == ["a.pt", "b.pt"]
-    assert _parse_models(["0=a.pt", "3=dir/b=c.pt"]) == {0: "a.pt", 3: "dir/b=c.pt"}
+    assert parse_model_paths(["a.pt", "b.pt"]) == ["a.pt", "b.pt"]
+    assert parse_model_paths(["0=a.pt", "3=dir/b=c.pt"]) == {0: "a.pt", 3: "dir/b=c.pt"}
     with pytest.raises(MassBalanceError, match="mix"):
-        _parse_models(["0=a.pt", "b.pt"])
+        parse_model_paths(["0=a.pt", "b.pt"])
     with pytest.raises(MassBalanceError, match="more than once"):
-        _parse_models(["0=a.pt", "0=b.pt"])
+        parse_model_paths(["0=a.pt", "0=b.pt"])

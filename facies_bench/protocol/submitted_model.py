@@ -1,4 +1,4 @@
-"""Loading a submission: a ``.py`` file, a module, or a registered / entry-point model name.
+"""The submitted model: loaded from a ``.py`` file, a module, or a registered / entry-point model name.
 
 A submission registers exactly one model with :mod:`facies_bench.models`.  Files are imported in
 isolation (their own module name, see :func:`facies_bench.models.import_submission`) and the
