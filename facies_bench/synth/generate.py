@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from facies_bench import schema
+from facies_bench.data.cache import SYNTHETIC_VERSION
 from facies_bench.data.store import FaciesStore, SceneInfo, StoreBuilder
 from facies_bench.errors import InvalidValueError
 from facies_bench.synth.labels import allocate_labels, cut_patches, sample_points
@@ -44,7 +45,8 @@ from facies_bench.synth.render import FLAG_GAP, simulate_scene
 log = logging.getLogger(__name__)
 
 DATASET_NAME = "glacier-facies-synthetic"
-GENERATOR_VERSION = "3"
+#: The simulator's version is the embedded dataset's (one constant, in the cache that names its stores).
+GENERATOR_VERSION = SYNTHETIC_VERSION
 #: Progress callback: (steps done, total steps, what is being done).
 ProgressCallback = Callable[[int, int, str], None]
 _STREAM_TERRAIN, _STREAM_SCENE, _STREAM_POINTS = 10, 20, 30

@@ -80,12 +80,12 @@ _CONTINUUM_POS = np.array([0.0, 0.95, 1.05, 1.95, 2.05, 3.0])
 # and black carbon gathered over several melt seasons absorb most at short wavelengths (Warren &
 # Wiscombe 1980), which gives firn the "yellow-brown" look the experts used as a cue (paper).
 _CONTINUUM = np.array([
-    [0.40, 0.36, 0.31, 0.25, 0.035, 0.025],  # dirty ice
-    [0.60, 0.56, 0.50, 0.40, 0.055, 0.040],  # clean ice just below the firn line
-    [0.58, 0.60, 0.61, 0.53, 0.070, 0.050],  # old firn: impurities of several melt seasons
-    [0.71, 0.72, 0.71, 0.61, 0.090, 0.065],  # young firn: absorb most in the blue (yellow-brown)
-    [0.84, 0.82, 0.80, 0.69, 0.110, 0.080],  # wet snow at the snowline
-    [0.93, 0.91, 0.89, 0.80, 0.170, 0.130],  # dry snow
+    [0.36, 0.33, 0.28, 0.18, 0.030, 0.022],  # dirty ice
+    [0.58, 0.54, 0.47, 0.30, 0.045, 0.035],  # clean ice just below the firn line
+    [0.53, 0.55, 0.57, 0.52, 0.065, 0.045],  # old firn: impurities of several melt seasons
+    [0.65, 0.67, 0.68, 0.62, 0.085, 0.060],  # young firn: absorb most in the blue (yellow-brown)
+    [0.87, 0.86, 0.85, 0.77, 0.100, 0.075],  # wet snow at the snowline
+    [0.96, 0.95, 0.94, 0.87, 0.160, 0.120],  # dry snow
 ], dtype=np.float32)
 _REFROZEN = np.array([0.60, 0.51, 0.35, 0.17, 0.028, 0.020], np.float32)
 #: Slush / wet ice: blue like refrozen-like ice, a little darker in red and NIR.
@@ -102,7 +102,10 @@ _DEBRIS = {  # by region: basaltic tephra in Iceland, crystalline rock elsewhere
 _DEBRIS_DEFAULT = np.array([0.15, 0.16, 0.18, 0.23, 0.29, 0.25], np.float32)
 #: Diffuse-sky share of illumination and atmospheric path reflectance, per band.
 _DIFFUSE = np.array([0.30, 0.25, 0.20, 0.14, 0.09, 0.08], np.float32)
-_PATH = np.array([0.05, 0.035, 0.02, 0.01, 0.003, 0.002], np.float32)
+# realism (v4): path reflectance of a clear sky over a glacier at 1-3 km (Rayleigh optical depth
+# 0.11-0.13 at 490 nm there, a third less than at sea level), before the haze of the day; was
+# 0.05 / 0.035 / 0.02 / 0.01, which made every surface bluer than its spectrum
+_PATH = np.array([0.035, 0.022, 0.012, 0.006, 0.002, 0.001], np.float32)
 # region -> (terminus debris extent along flow, refrozen abundance, lake abundance)
 _REGION = {
     "Iceland": (0.32, 0.5, 0.8), "Alps": (0.14, 0.08, 0.15), "Svalbard": (0.08, 1.0, 1.0),
@@ -248,12 +251,15 @@ def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator, *
     # * the surface state of the acquisition (wetness, impurities, grain size through the
     #   season) shifts the whole continuum, so absolute thresholds do not carry across scenes.
     # (smooth_noise(s) has a correlation length of about 2 s pixels)
-    het = (0.6 * smooth_noise(rng, shape, 1.0) + 0.6 * smooth_noise(rng, shape, 2.0)
-           + 0.3 * smooth_noise(rng, shape, 8.0)) / np.sqrt(0.6 ** 2 + 0.6 ** 2 + 0.3 ** 2)
+    # realism (v4): weighted towards the larger scales (was 0.6 / 0.6 / 0.3 at 20, 40, 160 m): a 10 m pixel already
+    # integrates cryoconite and melt features, so neighbouring pixels of one zone differ less
+    # than zones 100 m apart do (the pixel-scale part is the speckle below)
+    het = (0.15 * smooth_noise(rng, shape, 1.0) + 0.35 * smooth_noise(rng, shape, 2.0)
+           + 0.75 * smooth_noise(rng, shape, 8.0)) / np.sqrt(0.15 ** 2 + 0.35 ** 2 + 0.75 ** 2)
     # realism (v3): halved (was 0.8 / 0.7 / 0.55).  Facies are spatially coherent reflectance
     # zones (Muller 1962; Hall et al. 1987): within a zone 20-150 m texture moves NIR by a few
     # hundredths, the larger deviations come from shading, mixed surfaces and crevasses below
-    amplitude = np.where(truth == ICE, 0.4, np.where(truth == FIRN, 0.35, 0.28)).astype(np.float32)
+    amplitude = np.where(truth == ICE, 0.3, np.where(truth == FIRN, 0.35, 0.28)).astype(np.float32)
     state = float(np.clip(rng.normal(0.0, 0.2), -0.4, 0.4))
     patchy = pos + state + amplitude * het
     exposures, remnants = smooth_noise(rng, shape, 1.8), smooth_noise(rng, shape, 1.8)
@@ -278,7 +284,10 @@ def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator, *
     # texture for ice", paper), on firn and snow mostly bridged
     along_px = land.u * side
     phase = along_px / rng.uniform(4.5, 8) + 0.8 * smooth_noise(rng, shape, 10)
-    strain = (slope_true > 7) | (np.abs(land.v) > 0.55) | (smooth_noise(rng, shape, side / 15) > 0.6)
+    # realism (v4): crevasse fields where the flow extends or shears (icefalls, steep reaches,
+    # the margins), not over most of the ablation area (was slope > 7 deg, |v| > 0.55, 27 % of
+    # the remaining area; Colgan et al. 2016)
+    strain = (slope_true > 10) | (np.abs(land.v) > 0.7) | (smooth_noise(rng, shape, side / 15) > 1.0)
     crevasse = strain & (np.sin(2 * np.pi * phase) > 0.5) & (smooth_noise(rng, shape, 12) > -0.7)
     # realism (v3): a 10 m pixel is only partly filled by a 1-10 m wide crevasse with a shaded
     # interior, so a crevassed pixel keeps ~3/4 of the surface's reflectance (was 1/2: the
