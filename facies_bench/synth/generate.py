@@ -121,14 +121,13 @@ def generate_store(path: str | Path, *, scale: float = 1.0, seed: int = 0, overw
     infos: list[SceneInfo] = []
     staged = _StagedScenes()
     landscape = None
-    climate: GlacierClimate | None = None
     try:
         for p in plan:
             g = schema.glacier(p.glacier)
             if landscape is None or infos[-1].glacier != p.glacier:
                 landscape = make_landscape(g, scene_side(g.area_km2, scale), _rng(seed, _STREAM_TERRAIN, g.index))
                 elevations = glacier_elevations(g, landscape)
-                climate = glacier_climate(g, elevations, seed=seed)
+                climate: GlacierClimate = glacier_climate(g, elevations, seed=seed)
             balance = glacier_year(climate, g, p.date.year, elevations, seed=seed)
             snowline_m = transient_snowline(climate, g, p.date, seed=seed)
             record = {**balance.to_dict(), "transient_snowline_m": round(snowline_m, 1), "ela0_m": round(climate.ela0, 1),

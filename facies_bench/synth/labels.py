@@ -103,7 +103,7 @@ def allocate_labels(scene_counts: np.ndarray, regions: list[str], capacity: np.n
     for c in range(k):
         excess = np.clip(counts[:, c] - cap[:, c], 0, None)
         counts[:, c] -= excess
-        for s in np.flatnonzero(excess):
+        for s in map(int, np.flatnonzero(excess)):
             need = int(excess[s])
             for pool in (regions_arr == regions_arr[s], np.ones(n_scenes, bool)):
                 spare = np.where(pool, cap[:, c] - counts[:, c], 0)
@@ -170,7 +170,7 @@ def sample_points(truth: np.ndarray, flags: np.ndarray, counts: np.ndarray,
     # the expert's wrong labels first (they are few and need pixels next to a transition, which
     # the correct labels of the neighbouring class would otherwise use up), then the correct ones
     n_noise = np.array([rng.binomial(int(n), NOISE_RATE[c]) if NOISE_RATE[c] > 0 else 0 for c, n in enumerate(counts)])
-    for c in np.flatnonzero(n_noise):
+    for c in map(int, np.flatnonzero(n_noise)):
         dist = ndimage.distance_transform_edt(truth != c)
         got = 0
         neighbours = NOISE_NEIGHBOURS[c]
@@ -185,7 +185,7 @@ def sample_points(truth: np.ndarray, flags: np.ndarray, counts: np.ndarray,
                     continue
                 cand = np.flatnonzero(usable & ~taken & (dist <= band) & (truth == t))
                 idx = _clustered_pick(rng, cand, m, shape)
-                take(idx, int(c))
+                take(idx, c)
                 got += idx.size
         n_noise[c] = got
     for c in range(schema.N_CLASSES):

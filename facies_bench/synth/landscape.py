@@ -158,7 +158,7 @@ def make_landscape(glacier: schema.Glacier, side: int, rng: np.random.Generator)
         u = r
         v = np.clip(r, 0, None)
         f_out = r
-        width_px = radius * side
+        width_px: float | np.ndarray = radius * side
         floor = zmax - relief * _profile(kind, u)
         dist_out = np.clip(f_out - 1, 0, None) * width_px
         drop = rng.uniform(80, 250) * compression
@@ -202,10 +202,10 @@ def make_landscape(glacier: schema.Glacier, side: int, rng: np.random.Generator)
             sea = fjord & (dist_out < 3 * wall_len)
             terrain = np.where(sea, 0.0, terrain)
         # medial moraines: (across position in half-widths, start u, width in half-widths)
-        n_mor = {"valley": rng.integers(1, 3), "cirque": 0, "ice cap outlet": rng.integers(0, 3),
-                 "tidewater": rng.integers(1, 3)}[kind]
+        n_mor = {"valley": int(rng.integers(1, 3)), "cirque": 0, "ice cap outlet": int(rng.integers(0, 3)),
+                 "tidewater": int(rng.integers(1, 3))}[kind]
         moraine_lines = [(float(rng.uniform(-0.55, 0.55)), float(rng.uniform(0.2, 0.5)), float(rng.uniform(0.04, 0.09)))
-                         for _ in range(int(n_mor))]
+                         for _ in range(n_mor)]
         if kind == "ice cap outlet":
             for vm, um, _ in moraine_lines:  # a nunatak feeds each moraine
                 a = head + um * length

@@ -125,8 +125,8 @@ def make_plan(seed: int = 0) -> list[ScenePlan]:
         w = w / w.sum() * shares[name]
         years: list[int | None] = list(FIXED_YEARS.get(name, [None] * n))
         conditions = ["normal"] * n
-        for (g, year), cond in SPECIAL_SCENES.items():
-            if g == name:
+        for (special, year), cond in SPECIAL_SCENES.items():
+            if special == name:
                 years[0], conditions[0] = year, cond
         if name == LANDSAT9_GLACIER:
             l9 = SENSOR_LABEL_SHARE["Landsat 9"] / total_sensor
@@ -141,12 +141,13 @@ def make_plan(seed: int = 0) -> list[ScenePlan]:
     order = [l9_slot] + sorted((i for i in range(len(slots)) if i != l9_slot),
                                key=lambda i: (slots[i][2] is None, -slots[i][1], slots[i][0]))
     for i in order:
-        name, weight, year, cond = slots[i]
+        name, weight, fixed_year, cond = slots[i]
         taken = used_years.setdefault(name, set())
         if i == l9_slot:
             sensor = "Landsat 9"
             year = int(rng.choice([y for y in _valid_years(sensor) if y not in taken]))
-        elif year is not None:
+        elif fixed_year is not None:
+            year = fixed_year
             sensor = _sensor_for_year(rng, year, deficits)
         else:
             candidates = [s for s in deficits if s != "Landsat 9"]

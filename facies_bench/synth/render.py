@@ -112,7 +112,7 @@ _REGION = {
     "Scandinavia": (0.03, 0.6, 0.0), "Pyrenees": (0.0, 0.0, 0.0),
 }
 # sensor -> (gain per band, offset per band, noise std, saturation per band or None, bits)
-_SENSOR = {
+_SENSOR: dict[str, tuple[list[float], list[float], float, list[float | None], int]] = {
     "Landsat 5": ([1.04, 1.02, 1.00, 0.97, 1.00, 1.03], [0.015, 0.010, 0.005, 0.0, 0.0, 0.0], 0.010,
                   [0.74, 0.78, 0.84, None, None, None], 8),
     "Landsat 7": ([1.02, 1.01, 1.00, 0.98, 1.00, 1.01], [0.010, 0.006, 0.003, 0.0, 0.0, 0.0], 0.008,
@@ -157,9 +157,9 @@ def _upsample(img: np.ndarray, k: int) -> np.ndarray:
 
 def _sensor_image(refl: np.ndarray, plan: ScenePlan, rng: np.random.Generator) -> np.ndarray:
     """Resample to the sensor's native grid, add its radiometry, resample back to 10 m."""
-    gain, offset, noise, saturation, bits = _SENSOR[plan.sensor]
-    gain = np.asarray(gain, np.float32)[:, None, None]
-    offset = np.asarray(offset, np.float32)[:, None, None]
+    gains, offsets, noise, saturation, bits = _SENSOR[plan.sensor]
+    gain = np.asarray(gains, np.float32)[:, None, None]
+    offset = np.asarray(offsets, np.float32)[:, None, None]
 
     def radiometry(img: np.ndarray, bands: slice) -> np.ndarray:
         img = img * gain[bands] + offset[bands] + noise * rng.standard_normal(img.shape).astype(np.float32)
@@ -272,7 +272,7 @@ def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator, *
     patchy = np.where(firn_snow, 2.3 + 0.2 * het, patchy)
     patchy = np.where(snow_wet, 1.4 + 0.2 * het, patchy)
     patchy = np.where(ice_crust, 1.25 + 0.15 * het, patchy)
-    refl = np.stack([np.interp(patchy, _CONTINUUM_POS, _CONTINUUM[:, b]) for b in range(6)]).astype(np.float32)
+    refl: np.ndarray = np.stack([np.interp(patchy, _CONTINUUM_POS, _CONTINUUM[:, b]) for b in range(6)]).astype(np.float32)
     grain = rng.uniform(0.85, 1.1)
     refl[3:] *= np.where(pos > 1, grain, 1.0).astype(np.float32)
     if region == "Iceland":  # tephra-darkened bare ice
