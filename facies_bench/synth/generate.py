@@ -39,7 +39,7 @@ from facies_bench.synth.massbalance import (
     normalised_elevation,
     transient_snowline,
 )
-from facies_bench.synth.plan import make_plan, scene_label_counts
+from facies_bench.synth.plan import ScenePlan, make_plan, scene_label_counts
 from facies_bench.synth.render import FLAG_GAP, simulate_scene
 
 log = logging.getLogger(__name__)
@@ -117,82 +117,106 @@ def generate_store(path: str | Path, *, scale: float = 1.0, seed: int = 0, overw
     provenance = {"generator": "facies_bench.synth.generate_store", "generator_version": GENERATOR_VERSION,
                   "scale": scale, "seed": seed, "n_scenes": len(plan), "glaciers": glaciers,
                   "reference": "Maslov et al., preprint doi:10.31223/X5QN1V; see docs/simulator.md"}
-    kept: list[tuple[np.ndarray, np.ndarray]] = []
-    infos: list[SceneInfo] = []
     staged = _StagedScenes()
-    landscape = None
     try:
-        for p in plan:
-            g = schema.glacier(p.glacier)
-            if landscape is None or infos[-1].glacier != p.glacier:
-                landscape = make_landscape(g, scene_side(g.area_km2, scale), _rng(seed, _STREAM_TERRAIN, g.index))
-                elevations = glacier_elevations(g, landscape)
-                climate: GlacierClimate = glacier_climate(g, elevations, seed=seed)
-            balance = glacier_year(climate, g, p.date.year, elevations, seed=seed)
-            snowline_m = transient_snowline(climate, g, p.date, seed=seed)
-            record = {**balance.to_dict(), "transient_snowline_m": round(snowline_m, 1), "ela0_m": round(climate.ela0, 1),
-                      "t0_c": round(climate.t0, 3), "z_min_m": climate.z_min, "z_max_m": climate.z_max}
-            sim = simulate_scene(p, landscape, _rng(seed, _STREAM_SCENE, p.index),
-                                 snowline=normalised_elevation(climate, snowline_m), mass_balance=record)
-            h, w = sim.outline.shape
-            crs, xc, yc = _utm(g.lat, g.lon)
-            x0 = round(xc - w / 2 * schema.PIXEL_SIZE_M, -1)
-            y0 = round(yc + h / 2 * schema.PIXEL_SIZE_M, -1)
-            info = SceneInfo(scene_id=p.scene_id, glacier=p.glacier, sensor=p.sensor, date=p.date.isoformat(), crs=crs,
-                             transform=(schema.PIXEL_SIZE_M, 0.0, x0, 0.0, -schema.PIXEL_SIZE_M, y0), shape=(h, w),
-                             sun_azimuth=p.sun_azimuth, sun_elevation=p.sun_elevation,
-                             extra={**sim.params, "region": p.region, "fold": p.fold})
-            staged.add(sim)
-            kept.append((sim.truth, sim.flags))
-            infos.append(info)
-            tick(f"simulated {p.scene_id}")
-        capacity = np.zeros((len(plan), schema.N_CLASSES), np.int64)
-        for s, (truth, flags) in enumerate(kept):
-            usable = (truth >= 0) & ((flags & FLAG_GAP) == 0)
-            capacity[s] = np.bincount(truth[usable].astype(np.int64), minlength=schema.N_CLASSES)
-        ice_only = np.array([p.condition == "ice_only" for p in plan])
-        alloc = allocate_labels(counts, [p.region for p in plan], capacity, ice_only=ice_only)
-        points = [sample_points(kept[s][0], kept[s][1], alloc[s], _rng(seed, _STREAM_POINTS, p.index))
-                  for s, p in enumerate(plan)]
+        kept, infos = _simulate_scenes(plan, staged, scale=scale, seed=seed, tick=tick)
+        points = _place_labels(plan, kept, counts, seed=seed)
         del kept
         n_samples = int(sum(len(pt[0]) for pt in points))
         builder = StoreBuilder(path, n_samples=n_samples, dataset_name=DATASET_NAME,
                                dataset_version=f"synthetic-{GENERATOR_VERSION}-scale{scale:g}-seed{seed}",
                                is_synthetic=True, provenance=provenance, overwrite=overwrite)
         with builder:
-            start = 0
-            columns: dict[str, list[np.ndarray]] = {k: [] for k in ("fold", "glacier", "region", "sensor", "scene",
-                                                                    "date", "row", "col", "x", "y", "raw", "true")}
-            for s, p in enumerate(plan):
-                features, outline, dem, truth = staged.load(s)
-                builder.add_scene(infos[s], features, outline, dem=dem, true_facies=truth)
-                rows, cols, raw, true = points[s]
-                n = len(rows)
-                if n:
-                    builder.write_patches(start, cut_patches(features, rows, cols))
-                    start += n
-                t = infos[s].transform
-                for key, value in (("fold", p.fold), ("glacier", schema.glacier_index(p.glacier)),
-                                   ("region", schema.region_index(p.region)), ("sensor", schema.sensor_index(p.sensor)),
-                                   ("scene", s), ("date", (p.date - _EPOCH).days)):
-                    columns[key].append(np.full(n, value, np.int64))
-                columns["row"].append(rows)
-                columns["col"].append(cols)
-                columns["x"].append(t[2] + (cols + 0.5) * t[0])
-                columns["y"].append(t[5] + (rows + 0.5) * t[4])
-                columns["raw"].append(raw)
-                columns["true"].append(true)
-                tick(f"patches of {p.scene_id}")
-            samples = {k: np.concatenate(v) for k, v in columns.items()}
-            raw, true = samples.pop("raw"), samples.pop("true")
-            samples["sample_id"] = np.arange(n_samples, dtype=np.int64)
-            builder.set_samples(samples)
-            builder.set_labels(raw, true=true)
+            _write_scenes_and_samples(builder, plan, infos, staged, points, n_samples=n_samples, tick=tick)
             store = builder.finish()
     finally:
         staged.close()
     log.info("wrote %s: %d samples, %d scenes", path, store.n_samples, len(plan))
     return store
+
+
+def _simulate_scenes(plan: list[ScenePlan], staged: _StagedScenes, *, scale: float, seed: int,
+                     tick: Callable[[str], None]) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[SceneInfo]]:
+    """Simulate every planned scene (one landscape and climate per glacier), staging its rasters.
+
+    Returns each scene's (true facies, flags), kept in memory for placing labels, and its ``SceneInfo``.
+    """
+    kept: list[tuple[np.ndarray, np.ndarray]] = []
+    infos: list[SceneInfo] = []
+    landscape = None
+    for p in plan:
+        g = schema.glacier(p.glacier)
+        if landscape is None or infos[-1].glacier != p.glacier:
+            landscape = make_landscape(g, scene_side(g.area_km2, scale), _rng(seed, _STREAM_TERRAIN, g.index))
+            elevations = glacier_elevations(g, landscape)
+            climate: GlacierClimate = glacier_climate(g, elevations, seed=seed)
+        balance = glacier_year(climate, g, p.date.year, elevations, seed=seed)
+        snowline_m = transient_snowline(climate, g, p.date, seed=seed)
+        record = {**balance.to_dict(), "transient_snowline_m": round(snowline_m, 1), "ela0_m": round(climate.ela0, 1),
+                  "t0_c": round(climate.t0, 3), "z_min_m": climate.z_min, "z_max_m": climate.z_max}
+        sim = simulate_scene(p, landscape, _rng(seed, _STREAM_SCENE, p.index),
+                             snowline=normalised_elevation(climate, snowline_m), mass_balance=record)
+        h, w = sim.outline.shape
+        crs, xc, yc = _utm(g.lat, g.lon)
+        x0 = round(xc - w / 2 * schema.PIXEL_SIZE_M, -1)
+        y0 = round(yc + h / 2 * schema.PIXEL_SIZE_M, -1)
+        info = SceneInfo(scene_id=p.scene_id, glacier=p.glacier, sensor=p.sensor, date=p.date.isoformat(), crs=crs,
+                         transform=(schema.PIXEL_SIZE_M, 0.0, x0, 0.0, -schema.PIXEL_SIZE_M, y0), shape=(h, w),
+                         sun_azimuth=p.sun_azimuth, sun_elevation=p.sun_elevation,
+                         extra={**sim.params, "region": p.region, "fold": p.fold})
+        staged.add(sim)
+        kept.append((sim.truth, sim.flags))
+        infos.append(info)
+        tick(f"simulated {p.scene_id}")
+    return kept, infos
+
+
+def _place_labels(plan: list[ScenePlan], kept: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray, *,
+                  seed: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Label counts per scene and class over the whole plan, then each scene's points (rows, cols, raw, true)."""
+    capacity = np.zeros((len(plan), schema.N_CLASSES), np.int64)
+    for s, (truth, flags) in enumerate(kept):
+        usable = (truth >= 0) & ((flags & FLAG_GAP) == 0)
+        capacity[s] = np.bincount(truth[usable].astype(np.int64), minlength=schema.N_CLASSES)
+    ice_only = np.array([p.condition == "ice_only" for p in plan])
+    alloc = allocate_labels(counts, [p.region for p in plan], capacity, ice_only=ice_only)
+    return [sample_points(kept[s][0], kept[s][1], alloc[s], _rng(seed, _STREAM_POINTS, p.index))
+              for s, p in enumerate(plan)]
+    del kept
+
+
+def _write_scenes_and_samples(builder: StoreBuilder, plan: list[ScenePlan], infos: list[SceneInfo], staged: _StagedScenes,
+                              points: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], *, n_samples: int,
+                              tick: Callable[[str], None]) -> None:
+    """Every scene's rasters and patches, then the sample table and labels, in plan order."""
+    start = 0
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in ("fold", "glacier", "region", "sensor", "scene",
+                                                            "date", "row", "col", "x", "y", "raw", "true")}
+    for s, p in enumerate(plan):
+        features, outline, dem, truth = staged.load(s)
+        builder.add_scene(infos[s], features, outline, dem=dem, true_facies=truth)
+        rows, cols, raw, true = points[s]
+        n = len(rows)
+        if n:
+            builder.write_patches(start, cut_patches(features, rows, cols))
+            start += n
+        t = infos[s].transform
+        for key, value in (("fold", p.fold), ("glacier", schema.glacier_index(p.glacier)),
+                           ("region", schema.region_index(p.region)), ("sensor", schema.sensor_index(p.sensor)),
+                           ("scene", s), ("date", (p.date - _EPOCH).days)):
+            columns[key].append(np.full(n, value, np.int64))
+        columns["row"].append(rows)
+        columns["col"].append(cols)
+        columns["x"].append(t[2] + (cols + 0.5) * t[0])
+        columns["y"].append(t[5] + (rows + 0.5) * t[4])
+        columns["raw"].append(raw)
+        columns["true"].append(true)
+        tick(f"patches of {p.scene_id}")
+    samples = {k: np.concatenate(v) for k, v in columns.items()}
+    raw, true = samples.pop("raw"), samples.pop("true")
+    samples["sample_id"] = np.arange(n_samples, dtype=np.int64)
+    builder.set_samples(samples)
+    builder.set_labels(raw, true=true)
 
 
 class _StagedScenes:

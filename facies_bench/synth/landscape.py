@@ -119,6 +119,9 @@ _EXTENT = {  # along-flow head and terminus positions, fractions of the scene si
 }
 
 
+# Longer than 80 lines on purpose: one geometric construction whose steps (frame, per-type shape,
+# surface, nunataks, moraines) share about twenty arrays and draw from one random stream in a fixed
+# order; split into functions they would pass all of them around, and any reordering changes every store.
 def make_landscape(glacier: schema.Glacier, side: int, rng: np.random.Generator) -> Landscape:
     """Draw the terrain of one glacier.
 

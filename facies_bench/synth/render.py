@@ -194,34 +194,17 @@ def _slc_gaps(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     return np.mod(across + rng.uniform(0, period), period) < width
 
 
-def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator, *, snowline: float,
-                   mass_balance: dict | None = None) -> SimulatedScene:
-    """Simulate one acquisition of a glacier.
+def _glacier_surface(plan: ScenePlan, land: Landscape, rng: np.random.Generator, *, snowline: float, e: np.ndarray,
+                     shade: np.ndarray, slope_true: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """Snow, firn and ice zones and the glacier's surface reflectance (before debris, lakes, light).
 
-    Args:
-        plan: the planned scene (sensor, date, sun).
-        land: the glacier's terrain.
-        rng: random generator for this scene.
-        snowline: the transient snowline on the acquisition date, as a normalised glacier
-            elevation (0 = lowest, 1 = highest glacier pixel), from the glacier-year's
-            degree-day mass balance (:mod:`facies_bench.synth.massbalance`).
-        mass_balance: that glacier-year's balance record, kept in the scene parameters.
+    Returns truth (H, W) int8, reflectance (6, H, W), surface age, continuum position, and the
+    snow and firn lines actually used (normalised elevation).
     """
-    pix = schema.PIXEL_SIZE_M
     outline = land.outline
     shape = outline.shape
     side = shape[0]
-    az, el = plan.sun_azimuth, plan.sun_elevation
     region = plan.region
-    debris_extent, refrozen_abundance, lake_abundance = _REGION[region]
-
-    # --- illumination over the true surface ---------------------------------------------
-    shade = hillshade(land.dem, pix, sun_azimuth=az, sun_elevation=el)
-    cast = cast_shadow_mask(land.dem, pix, sun_azimuth=az, sun_elevation=el)
-    e = np.clip(normalise_per_glacier(land.dem, outline), -0.5, 1.5)
-    slope_true = np.degrees(np.arctan(np.hypot(*np.gradient(land.dem, pix))))
-
-    # --- snow / firn / ice ----------------------------------------------------------------
     snowline = float(np.clip(snowline, *SNOWLINE_CLIP))
     band = rng.uniform(0.10, 0.28) if rng.random() > 0.12 else rng.uniform(0.02, 0.05)
     firnline = snowline - band
@@ -299,8 +282,15 @@ def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator, *
     # vary by ~1-2 % between neighbouring 10-30 m pixels (the uniformity that makes snowfields
     # calibration sites), so the speckle is 1.5 % + 1 % white, not 5 % + 3 %
     refl *= (1 + 0.015 * smooth_noise(rng, shape, 1.0) + 0.01 * rng.standard_normal(shape).astype(np.float32))[None]
+    return truth, refl, age, pos, snowline, firnline
 
-    # --- debris, refrozen-like, lakes ------------------------------------------------------
+
+def _debris_wet_and_lakes(truth: np.ndarray, refl: np.ndarray, land: Landscape, rng: np.random.Generator, *, region: str,
+                          age: np.ndarray, pos: np.ndarray, firnline: float, slope_true: np.ndarray) -> np.ndarray:
+    """Debris cover, slush, refrozen-like ice and lakes: ``truth`` updated in place, reflectance returned."""
+    shape = truth.shape
+    side = shape[0]
+    debris_extent, refrozen_abundance, lake_abundance = _REGION[region]
     debris_noise = smooth_noise(rng, shape, side / 30)
     terminus = (land.u > 1 - debris_extent * (1 + 0.35 * debris_noise)) if debris_extent > 0 else np.zeros(shape, bool)
     debris_cover = np.clip(np.where(terminus, 1.0, 0.0) + land.moraine * 1.3, 0, 1)
@@ -344,24 +334,14 @@ def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator, *
         depth = np.clip((lakes_noise - threshold) / 0.5, 0.25, 1)[None]
         lake_refl = depth * _WATER[:, None, None] + (1 - depth) * _SLUSH[:, None, None]
         refl = np.where(lakes[None], 0.85 * lake_refl + 0.15 * refl, refl)
+    return refl
 
-    # --- surroundings --------------------------------------------------------------------
-    outside = ~outline
-    ground = _ROCK[:, None, None] * (1 + 0.3 * smooth_noise(rng, shape, 2))[None]
-    ground_snow = (e > snowline + 0.25 + 0.2 * smooth_noise(rng, shape, 6)) & (slope_true < 35)
-    ground = np.where(ground_snow[None], _CONTINUUM[-2][:, None, None], ground)
-    ground = np.where(land.sea[None], _SEA[:, None, None], ground)
-    refl = np.where(outside[None], ground, refl).astype(np.float32)
 
-    # --- illumination --------------------------------------------------------------------
-    sin_el = np.sin(np.radians(max(el, 1.0)))
-    direct = np.clip(shade / sin_el, 0, 1.6) * (~cast)
-    sky_view = np.cos(np.radians(slope_true) / 2) ** 2
-    light = (1 - _DIFFUSE)[:, None, None] * direct[None] + _DIFFUSE[:, None, None] * sky_view[None]
-    path = _PATH * rng.uniform(0.6, 1.8) * (1 + 0.5 * (1 - sin_el))  # haze of the day
-    toa = refl * light + path[:, None, None]
-
-    # --- fresh snow veneer, clouds ------------------------------------------------------
+def _veil_and_clouds(toa: np.ndarray, light: np.ndarray, path: np.ndarray, plan: ScenePlan,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Fresh-snow veneer and clouds over the lit scene: TOA, cloud opacity, flags, cloud cover."""
+    shape = toa.shape[1:]
+    side = shape[0]
     if plan.condition == "fresh_snow":
         veil = np.clip(0.82 + 0.08 * smooth_noise(rng, shape, side / 20), 0.6, 0.97)[None]
         toa = (1 - veil) * toa + veil * (_FRESH_SNOW[:, None, None] * light + path[:, None, None])
@@ -380,7 +360,12 @@ def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator, *
         flags[(alpha >= 0.12) & (alpha < 0.5)] |= FLAG_THIN_CLOUD
     else:
         alpha = np.zeros(shape, np.float32)
-    # --- shadow as the expert sees it: a radiometric minimum of the rendered scene ----------
+    return toa, alpha, flags, cloud_cover
+
+
+def _expert_shadow(truth: np.ndarray, toa: np.ndarray, light: np.ndarray, direct: np.ndarray, outline: np.ndarray,
+                   alpha: np.ndarray) -> None:
+    """Shadow and cloud truth as the expert sees them, written into ``truth``."""
     # The expert looks at the image, not at a shadow model: a pixel is shadow where it is dark
     # compared with the scene's sunlit ice and snow AND the darkness follows the terrain (its
     # illumination is well below full sun), so dark debris and lakes in sunlight stay themselves
@@ -392,6 +377,57 @@ def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator, *
     dark = (brightness < SHADOW_DARK_SCENE * reference) & (light_vnir < SHADOW_DARK_LIGHT)
     truth[dark & outline] = SHADOW
     truth[(alpha >= 0.5) & outline] = CLOUD
+
+
+def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator, *, snowline: float,
+                   mass_balance: dict | None = None) -> SimulatedScene:
+    """Simulate one acquisition of a glacier.
+
+    Args:
+        plan: the planned scene (sensor, date, sun).
+        land: the glacier's terrain.
+        rng: random generator for this scene.
+        snowline: the transient snowline on the acquisition date, as a normalised glacier
+            elevation (0 = lowest, 1 = highest glacier pixel), from the glacier-year's
+            degree-day mass balance (:mod:`facies_bench.synth.massbalance`).
+        mass_balance: that glacier-year's balance record, kept in the scene parameters.
+    """
+    pix = schema.PIXEL_SIZE_M
+    outline = land.outline
+    shape = outline.shape
+    az, el = plan.sun_azimuth, plan.sun_elevation
+    region = plan.region
+
+    # --- illumination over the true surface ---------------------------------------------
+    shade = hillshade(land.dem, pix, sun_azimuth=az, sun_elevation=el)
+    cast = cast_shadow_mask(land.dem, pix, sun_azimuth=az, sun_elevation=el)
+    e = np.clip(normalise_per_glacier(land.dem, outline), -0.5, 1.5)
+    slope_true = np.degrees(np.arctan(np.hypot(*np.gradient(land.dem, pix))))
+
+    truth, refl, age, pos, snowline, firnline = _glacier_surface(plan, land, rng, snowline=snowline, e=e, shade=shade,
+                                                                 slope_true=slope_true)
+
+    refl = _debris_wet_and_lakes(truth, refl, land, rng, region=region, age=age, pos=pos, firnline=firnline,
+                                 slope_true=slope_true)
+
+    # --- surroundings --------------------------------------------------------------------
+    outside = ~outline
+    ground = _ROCK[:, None, None] * (1 + 0.3 * smooth_noise(rng, shape, 2))[None]
+    ground_snow = (e > snowline + 0.25 + 0.2 * smooth_noise(rng, shape, 6)) & (slope_true < 35)
+    ground = np.where(ground_snow[None], _CONTINUUM[-2][:, None, None], ground)
+    ground = np.where(land.sea[None], _SEA[:, None, None], ground)
+    refl = np.where(outside[None], ground, refl).astype(np.float32)
+
+    # --- illumination --------------------------------------------------------------------
+    sin_el = np.sin(np.radians(max(el, 1.0)))
+    direct = np.clip(shade / sin_el, 0, 1.6) * (~cast)
+    sky_view = np.cos(np.radians(slope_true) / 2) ** 2
+    light = (1 - _DIFFUSE)[:, None, None] * direct[None] + _DIFFUSE[:, None, None] * sky_view[None]
+    path = _PATH * rng.uniform(0.6, 1.8) * (1 + 0.5 * (1 - sin_el))  # haze of the day
+    toa = refl * light + path[:, None, None]
+
+    toa, alpha, flags, cloud_cover = _veil_and_clouds(toa, light, path, plan, rng)
+    _expert_shadow(truth, toa, light, direct, outline, alpha)
 
     # --- sensor ---------------------------------------------------------------------------
     # atmosphere / calibration of this acquisition: a common gain and a small per-band jitter
