@@ -262,9 +262,24 @@ def _glacier_surface(plan: ScenePlan, land: Landscape, rng: np.random.Generator,
         refl *= np.where(pos < 1, rng.uniform(0.7, 0.85), 1.0).astype(np.float32)
     if plan.condition == "dusty_snow":
         refl[:4] *= np.where(pos > 1, 0.78, 1.0).astype(np.float32)
-    # crevasse fields: transverse stripes (45-80 m apart) where the ice is steep, near the margins
-    # or in patches of extending flow; on ice they are open and dark ("pronounced crevasse
-    # texture for ice", paper), on firn and snow mostly bridged
+    refl *= _crevasse_dimming(truth, land, rng, slope_true=slope_true)
+    # sub-pixel surface roughness (sastrugi, melt features): speckle that context averages out.
+    # realism (v3): a 10 m pixel already integrates these features; homogeneous snow and ice
+    # vary by ~1-2 % between neighbouring 10-30 m pixels (the uniformity that makes snowfields
+    # calibration sites), so the speckle is 1.5 % + 1 % white, not 5 % + 3 %
+    refl *= (1 + 0.015 * smooth_noise(rng, shape, 1.0) + 0.01 * rng.standard_normal(shape).astype(np.float32))[None]
+    return truth, refl, age, pos, snowline, firnline
+
+
+def _crevasse_dimming(truth: np.ndarray, land: Landscape, rng: np.random.Generator, *, slope_true: np.ndarray) -> np.ndarray:
+    """(H, W) float32 factor on the surface reflectance from crevasse fields.
+
+    Transverse stripes (45-80 m apart) where the ice is steep, near the margins or in patches of
+    extending flow; on ice they are open and dark ("pronounced crevasse texture for ice", paper),
+    on firn and snow mostly bridged.
+    """
+    shape = truth.shape
+    side = shape[0]
     along_px = land.u * side
     phase = along_px / rng.uniform(4.5, 8) + 0.8 * smooth_noise(rng, shape, 10)
     # realism (v4): crevasse fields where the flow extends or shears (icefalls, steep reaches,
@@ -276,13 +291,7 @@ def _glacier_surface(plan: ScenePlan, land: Landscape, rng: np.random.Generator,
     # interior, so a crevassed pixel keeps ~3/4 of the surface's reflectance (was 1/2: the
     # stripes looked like cast shadow); bridged on firn and snow
     dim = np.where(truth == ICE, 0.75, np.where(truth == FIRN, 0.9, 0.97))
-    refl *= np.where(crevasse, dim, 1.0).astype(np.float32)
-    # sub-pixel surface roughness (sastrugi, melt features): speckle that context averages out.
-    # realism (v3): a 10 m pixel already integrates these features; homogeneous snow and ice
-    # vary by ~1-2 % between neighbouring 10-30 m pixels (the uniformity that makes snowfields
-    # calibration sites), so the speckle is 1.5 % + 1 % white, not 5 % + 3 %
-    refl *= (1 + 0.015 * smooth_noise(rng, shape, 1.0) + 0.01 * rng.standard_normal(shape).astype(np.float32))[None]
-    return truth, refl, age, pos, snowline, firnline
+    return np.where(crevasse, dim, 1.0).astype(np.float32)
 
 
 def _debris_wet_and_lakes(truth: np.ndarray, refl: np.ndarray, land: Landscape, rng: np.random.Generator, *, region: str,
