@@ -397,9 +397,9 @@ def load_dataset(name_or_path: str | os.PathLike = DATASET_NAME, *, test_fold: i
     """Load the glacier facies dataset as a ``datasets.DatasetDict``.
 
     Args:
-        name_or_path: ``"glacier-facies"`` (the embedded dataset: the converted release in the
-            cache if present, else the synthetic stand-in, built on first use), or a store path
-            or fsspec URL.
+        name_or_path: ``"glacier-facies"`` (the embedded dataset already in the cache: the
+            converted release, else the synthetic stand-in; ``facies_bench.load_dataset`` builds
+            the stand-in on first use, this layer only opens it), or a store path or fsspec URL.
         test_fold: None for one split per fold (``fold_0`` ... ``fold_5``); k for the protocol's
             ``train`` (four folds), ``validation`` (fold (k - 1) mod 6) and ``test`` (fold k).
         variant: label variant: ``"raw"``, ``"cleaned"`` (the store's default cleaned variant) or
@@ -421,10 +421,10 @@ def load_dataset(name_or_path: str | os.PathLike = DATASET_NAME, *, test_fold: i
     import pyarrow as pa
     from datasets.table import InMemoryTable
 
-    from facies_bench.data.cache import open_cached_store as resolve_store
+    from facies_bench.data.cache import open_cached_store
 
     target = store if store is not None else name_or_path
-    opened = resolve_store(target, storage_options=storage_options)
+    opened = open_cached_store(target, storage_options=storage_options)
     if storage_options:
         _STORAGE_OPTIONS[opened.path] = dict(storage_options)
     resolved = opened.resolve_variant(variant)
