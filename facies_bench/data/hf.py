@@ -172,17 +172,14 @@ def _features_class() -> type:
             patches = {name: self[name].decode_batch(column) for name, column in batch.items()
                        if isinstance(self.get(name), FaciesPatch) and self[name].decode}
             rest = {k: v for k, v in batch.items() if k not in patches}
-            # the token only when given: older ``datasets`` releases lack the argument
-            token = {"token_per_repo_id": token_per_repo_id} if token_per_repo_id is not None else {}
-            decoded = super().decode_batch(rest, **token) if rest else {}
+            decoded = super().decode_batch(rest, token_per_repo_id=token_per_repo_id) if rest else {}
             return {name: patches[name] if name in patches else decoded[name] for name in batch}
 
         def decode_column(self, column: Any, column_name: str, token_per_repo_id: dict | None = None) -> Any:
             feature = self.get(column_name)
             if isinstance(feature, FaciesPatch) and feature.decode:
                 return feature.decode_batch(column)
-            token = {"token_per_repo_id": token_per_repo_id} if token_per_repo_id is not None else {}
-            return super().decode_column(column, column_name, **token)
+            return super().decode_column(column, column_name, token_per_repo_id=token_per_repo_id)
 
         def reorder_fields_as(self, other: datasets.Features) -> datasets.Features:
             return _make_features(dict(super().reorder_fields_as(other)))

@@ -241,6 +241,16 @@ def _read_rows(arr: zarr.Array, rows: np.ndarray) -> np.ndarray:
 #: The process that first used TensorStore.  TensorStore's threads do not survive ``fork``: a forked
 #: child (a ``fork`` DataLoader worker) whose parent used it reads through zarr-python instead.
 _TENSORSTORE_PID: int | None = None
+
+
+def tensorstore_started() -> bool:
+    """Whether TensorStore's threads were started in this process (or the one it was forked from).
+
+    A child forked now could not read through TensorStore.
+    """
+    return _TENSORSTORE_PID is not None
+
+
 _TENSORSTORE_CONTEXT: Any = None
 
 

@@ -39,8 +39,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
 from facies_bench import schema
-from facies_bench.data import store as _store_module
-from facies_bench.data.store import FaciesStore, open_store
+from facies_bench.data.store import FaciesStore, open_store, tensorstore_started
 
 log = logging.getLogger(__name__)
 
@@ -346,14 +345,6 @@ def _gather(left: np.ndarray, current: np.ndarray, sel: np.ndarray, n_left: int)
     out[from_left] = left[sel[from_left]]
     out[~from_left] = current[sel[~from_left] - n_left]
     return out
-
-
-def tensorstore_started() -> bool:
-    """Whether TensorStore's threads were started in this process (or the one it was forked from).
-
-    A child forked now could not read through TensorStore.
-    """
-    return _store_module._TENSORSTORE_PID is not None
 
 
 def _as_is(batch: Any) -> Any:
