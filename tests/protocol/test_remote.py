@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 
@@ -18,28 +17,13 @@ BUCKET = "facies-test"
 
 
 @pytest.fixture(scope="module")
-def s3_store(tiny_store_path):
-    import os
-
+def s3_store(tiny_store_path, moto_s3):
     import s3fs
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    options = {"endpoint_url": f"http://{host}:{port}", "key": "testing", "secret": "testing"}
-    fs = s3fs.S3FileSystem(**options)
+    fs = s3fs.S3FileSystem(**moto_s3)
     fs.mkdir(BUCKET)
     fs.put(str(tiny_store_path), f"{BUCKET}/tiny.zarr", recursive=True)
-    yield f"s3://{BUCKET}/tiny.zarr", options
-    server.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    return f"s3://{BUCKET}/tiny.zarr", moto_s3
 
 
 def test_cache_store_copies_once(s3_store, tmp_path, tiny_store):
