@@ -82,8 +82,10 @@ _CONTINUUM_POS = np.array([0.0, 0.95, 1.05, 1.95, 2.05, 3.0])
 _CONTINUUM = np.array([
     [0.36, 0.33, 0.28, 0.18, 0.030, 0.022],  # dirty ice
     [0.58, 0.54, 0.47, 0.30, 0.045, 0.035],  # clean ice just below the firn line
-    [0.53, 0.55, 0.57, 0.52, 0.065, 0.045],  # old firn: impurities of several melt seasons
-    [0.65, 0.67, 0.68, 0.62, 0.085, 0.060],  # young firn: absorb most in the blue (yellow-brown)
+    # realism (v5): firn +0.03-0.04 (was 0.53-0.57 / 0.52 and 0.65-0.68 / 0.62 visible / NIR): firn
+    # labels sat below the paper's firn band (45 % of them at TOA NIR < 0.40)
+    [0.55, 0.57, 0.59, 0.56, 0.065, 0.045],  # old firn: impurities of several melt seasons
+    [0.67, 0.69, 0.70, 0.65, 0.085, 0.060],  # young firn: absorb most in the blue (yellow-brown)
     [0.87, 0.86, 0.85, 0.77, 0.100, 0.075],  # wet snow at the snowline
     [0.96, 0.95, 0.94, 0.87, 0.160, 0.120],  # dry snow
 ], dtype=np.float32)
@@ -236,28 +238,43 @@ def _glacier_surface(plan: ScenePlan, land: Landscape, rng: np.random.Generator,
     # (smooth_noise(s) has a correlation length of about 2 s pixels)
     # realism (v4): weighted towards the larger scales (was 0.6 / 0.6 / 0.3 at 20, 40, 160 m): a 10 m pixel already
     # integrates cryoconite and melt features, so neighbouring pixels of one zone differ less
-    # than zones 100 m apart do (the pixel-scale part is the speckle below)
-    het = (0.15 * smooth_noise(rng, shape, 1.0) + 0.35 * smooth_noise(rng, shape, 2.0)
-           + 0.75 * smooth_noise(rng, shape, 8.0)) / np.sqrt(0.15 ** 2 + 0.35 ** 2 + 0.75 ** 2)
+    # than zones 100 m apart do (the pixel-scale part is the speckle below).
+    # realism (v5): 0.08 / 0.18 / 0.8 (were 0.15 / 0.35 / 0.75): at 20-40 m the Sentinel-2 ice was
+    # still 2.5x rougher than the same ice seen by Landsat (NIR minus its 20 m smoothing, std 0.030
+    # against 0.013), where both sensors see one surface
+    het = (0.08 * smooth_noise(rng, shape, 1.0) + 0.18 * smooth_noise(rng, shape, 2.0)
+           + 0.8 * smooth_noise(rng, shape, 8.0)) / np.sqrt(0.08 ** 2 + 0.18 ** 2 + 0.8 ** 2)
     # realism (v3): halved (was 0.8 / 0.7 / 0.55).  Facies are spatially coherent reflectance
     # zones (Muller 1962; Hall et al. 1987): within a zone 20-150 m texture moves NIR by a few
     # hundredths, the larger deviations come from shading, mixed surfaces and crevasses below
-    amplitude = np.where(truth == ICE, 0.3, np.where(truth == FIRN, 0.35, 0.28)).astype(np.float32)
-    state = float(np.clip(rng.normal(0.0, 0.2), -0.4, 0.4))
+    # realism (v5): firn 0.2 (was 0.35) and the day's shift of the continuum sd 0.12, at most 0.25
+    # (was 0.2 and 0.4): the firn zone is a band of one to two continuum units, and with the old
+    # spread a third of its pixels sat at ice's or snow's position; the paper's experts separated
+    # firn from both at NIR ~0.40-0.55 in every region and sensor
+    amplitude = np.where(truth == ICE, 0.3, np.where(truth == FIRN, 0.2, 0.28)).astype(np.float32)
+    state = float(np.clip(rng.normal(0.0, 0.12), -0.25, 0.25))
     patchy = pos + state + amplitude * het
     exposures, remnants = smooth_noise(rng, shape, 1.8), smooth_noise(rng, shape, 1.8)
     mixed_share = rng.uniform(0.5, 1.0)  # how patchy this summer left the surface
-    firn_ice = (truth == FIRN) & (exposures > 1.2 - 0.6 * mixed_share)
-    firn_snow = (truth == FIRN) & ~firn_ice & (remnants > 1.4 - 0.6 * mixed_share)
-    snow_wet = (truth == SNOW) & (exposures > 1.7 - 0.6 * mixed_share)
-    ice_crust = (truth == ICE) & (remnants > 1.8 - 0.6 * mixed_share)
-    patchy = np.where(firn_ice, 0.7 + 0.2 * het, patchy)
-    patchy = np.where(firn_snow, 2.3 + 0.2 * het, patchy)
-    patchy = np.where(snow_wet, 1.4 + 0.2 * het, patchy)
-    patchy = np.where(ice_crust, 1.25 + 0.15 * het, patchy)
+    # realism (v5): a patch's edge is a sub-pixel mix in a 10 m pixel, so each patch fades in
+    # (a soft mask) instead of switching the class's look at one pixel: hard-edged 20-40 m
+    # blotches were the sharpest texture of the Sentinel-2 images.  Fewer of them (thresholds
+    # +0.4: bare-ice exposures on ~10 % of the firn zone, was ~20 %), and the weathering crust on
+    # bare ice brightens it by 0.2 continuum units (was: jumped to the firn line's brightness);
+    # a weathering crust raises ice albedo by a few hundredths (Muller & Keeler 1969)
+    firn_ice = (truth == FIRN) * _soft_mask(exposures, 1.6 - 0.6 * mixed_share)
+    firn_snow = (truth == FIRN) * (1 - firn_ice) * _soft_mask(remnants, 1.8 - 0.6 * mixed_share)
+    snow_wet = (truth == SNOW) * _soft_mask(exposures, 1.7 - 0.6 * mixed_share)
+    ice_crust = (truth == ICE) * _soft_mask(remnants, 1.8 - 0.6 * mixed_share)
+    patchy = patchy + firn_ice * (0.7 + 0.2 * het - patchy)
+    patchy = patchy + firn_snow * (2.3 + 0.2 * het - patchy)
+    patchy = patchy + snow_wet * (1.4 + 0.2 * het - patchy)
+    patchy = patchy + ice_crust * (np.minimum(patchy + 0.2, 0.95) - patchy)
     refl: np.ndarray = np.stack([np.interp(patchy, _CONTINUUM_POS, _CONTINUUM[:, b]) for b in range(6)]).astype(np.float32)
+    # realism (v5): the day's grain size scales the NIR and SWIR of snow only (was firn too): firn's
+    # coarse grains are already in its spectrum (Wiscombe & Warren 1980)
     grain = rng.uniform(0.85, 1.1)
-    refl[3:] *= np.where(pos > 1, grain, 1.0).astype(np.float32)
+    refl[3:] *= np.where(pos > 2, grain, 1.0).astype(np.float32)
     if region == "Iceland":  # tephra-darkened bare ice
         refl *= np.where(pos < 1, rng.uniform(0.7, 0.85), 1.0).astype(np.float32)
     if plan.condition == "dusty_snow":
@@ -269,6 +286,11 @@ def _glacier_surface(plan: ScenePlan, land: Landscape, rng: np.random.Generator,
     # calibration sites), so the speckle is 1.5 % + 1 % white, not 5 % + 3 %
     refl *= (1 + 0.015 * smooth_noise(rng, shape, 1.0) + 0.01 * rng.standard_normal(shape).astype(np.float32))[None]
     return truth, refl, age, pos, snowline, firnline
+
+
+def _soft_mask(field: np.ndarray, threshold: float, width: float = 0.3) -> np.ndarray:
+    """0 below ``threshold - width / 2``, 1 above ``threshold + width / 2``, linear between (float32)."""
+    return np.clip((field - threshold) / width + 0.5, 0, 1).astype(np.float32)
 
 
 def _crevasse_dimming(truth: np.ndarray, land: Landscape, rng: np.random.Generator, *, slope_true: np.ndarray) -> np.ndarray:
@@ -309,8 +331,12 @@ def _debris_wet_and_lakes(truth: np.ndarray, refl: np.ndarray, land: Landscape, 
     # debris is a texture, not a colour: ice cliffs and ponds show through debris cover, dirt
     # bands and cryoconite darken bare ice (mixed ice/debris pixels were labelled ice, paper)
     grit = smooth_noise(rng, shape, 1.2)
-    debris_cover = np.where(debris & (grit > 1.0), 0.25 * debris_cover, debris_cover)
-    debris_cover = np.where((truth == ICE) & (grit < -1.5) & (pos < 0.9), 0.6, debris_cover)
+    debris_cover = debris_cover * (1 - 0.75 * debris * _soft_mask(grit, 1.0))
+    # realism (v5): dirt on bare ice is dispersed cryoconite and fine debris, sub-pixel at 10 m: a
+    # continuous darkening of up to a third (was 0.6 rock in hard-edged 20 m blotches, which looked
+    # like debris cover in the 10 m bands)
+    dirt = 0.35 * np.clip((-grit - 0.8) / 1.2, 0, 1)
+    debris_cover = np.where((truth == ICE) & (pos < 0.9), np.maximum(debris_cover, dirt), debris_cover)
     rock = _DEBRIS.get(region, _DEBRIS_DEFAULT)[:, None, None] * (1 + 0.25 * smooth_noise(rng, shape, 1.2))[None]
     mix = np.where(truth == SNOW, 0.0, np.clip(debris_cover, 0, 1))[None]
     refl = (1 - mix) * refl + mix * rock
