@@ -67,7 +67,8 @@ def freeze_model_paths(paths: Sequence[Any] | Mapping[int, PathLike] | None) -> 
     return tuple(str(p) for p in values)
 
 
-def _optional_str(value: PathLike | None) -> str | None:
+def optional_str(value: PathLike | None) -> str | None:
+    """``str(value)``, or None for None (paths as the config holds them)."""
     return None if value is None else str(value)
 
 
@@ -125,7 +126,7 @@ class SMBConfig:
 
     def __post_init__(self) -> None:
         for name in ("store", "folder", "dem", "outlines", "optical", "wgms_table", "mapping"):
-            object.__setattr__(self, name, _optional_str(getattr(self, name)))
+            object.__setattr__(self, name, optional_str(getattr(self, name)))
         object.__setattr__(self, "model_paths", freeze_model_paths(self.model_paths))
         if self.folds is not None:
             pairs = self.folds.items() if isinstance(self.folds, Mapping) else self.folds
@@ -187,7 +188,7 @@ class SMBConfig:
         else:
             mode, folder = ("true_facies" if true_facies else "models"), None
         paths = parse_model_paths(list(models)) if models else ()
-        return cls(input=mode, store=_optional_str(store), folder=_optional_str(folder), model_paths=freeze_model_paths(paths), **settings)
+        return cls(input=mode, store=optional_str(store), folder=optional_str(folder), model_paths=freeze_model_paths(paths), **settings)
 
     def replace(self, **changes: Any) -> SMBConfig:
         """A copy with some fields changed (checked again)."""

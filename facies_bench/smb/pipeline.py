@@ -32,11 +32,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from facies_bench.atomic import is_url
 from facies_bench.data.store import FaciesStore, open_store
 from facies_bench.errors import FaciesBenchError, MassBalanceError
 from facies_bench.smb import features as feat
 from facies_bench.smb import regression, wgms
-from facies_bench.smb.config import SMB_INPUTS, STORE_INPUTS, SMBConfig, freeze_model_paths
+from facies_bench.smb.config import SMB_INPUTS, STORE_INPUTS, SMBConfig, freeze_model_paths, optional_str
 from facies_bench.smb.regression import ModelResult
 from facies_bench.smb.report import SMBReport
 from facies_bench.smb.sources import FaciesSource, MapsSource, ProgressCallback, SceneRecord, StoreSource, load_models
@@ -64,11 +65,7 @@ def store_folds(store: FaciesStore) -> dict[str, int]:
 
 
 def _is_store(path: str | os.PathLike) -> bool:
-    return "://" in str(path) or (Path(path) / "zarr.json").is_file()
-
-
-def _path_str(path: str | os.PathLike | None) -> str | None:
-    return None if path is None else str(path)
+    return is_url(path) or (Path(path) / "zarr.json").is_file()
 
 
 def _item(stage: str, reason: str, *, glacier=None, year=None, scene_id=None) -> dict:
@@ -429,8 +426,8 @@ def run_smb(source: FaciesStore | ProductTablesSource | str | os.PathLike, wgms_
         if use_true_facies:
             raise MassBalanceError(f"use_true_facies takes a store's scenes; the source is {SMB_INPUTS[mode]}.")
     store_obj = open_store(store) if isinstance(store, (str, os.PathLike)) else store
-    config = SMBConfig(input=mode, folder=folder, model_paths=freeze_model_paths(model_paths), dem=_path_str(dem),
-                       outlines=_path_str(outlines), optical=_path_str(optical),
+    config = SMBConfig(input=mode, folder=folder, model_paths=freeze_model_paths(model_paths), dem=optional_str(dem),
+                       outlines=optional_str(outlines), optical=optional_str(optical),
                        folds=None if folds is None else tuple(folds.items()), window_days=window_days, center=center,
                        alpha=alpha, min_records=min_records, snow_classes=tuple(snow_classes),
                        snowline_percentile=snowline_percentile)
