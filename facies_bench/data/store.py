@@ -328,6 +328,27 @@ def _chunk_key(meta_sep: str, index: tuple[int, ...]) -> str:
     return "c" + meta_sep + meta_sep.join(str(i) for i in index)
 
 
+def _drain_zarr_tasks() -> None:
+    """Let zarr-python's event loop finish the reads a failed decode left behind.
+
+    A shard that fails to decode aborts zarr's gather of its inner chunks, but the sibling tasks
+    stay queued on zarr's loop; if the process then exits on the error, asyncio prints "Task was
+    destroyed but it is pending" for each of them after the clean message.
+    """
+    import asyncio
+
+    from zarr.core.sync import sync
+
+    async def drain() -> None:
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    try:
+        sync(drain(), timeout=30)
+    except Exception:  # noqa: BLE001 - tidying up after an error already being reported
+        pass
+
+
 def find_bad_chunks(arr: zarr.Array, name: str, *, first_rows: Iterable[int] | None = None,
                     stop_at_first: bool = False, on_block=None) -> list[integrity.Problem]:
     """Chunk files of ``arr`` that fail to decode (checksum, codec), read one file at a time.
@@ -354,6 +375,7 @@ def find_bad_chunks(arr: zarr.Array, name: str, *, first_rows: Iterable[int] | N
         try:
             values = arr[sel]
         except Exception as exc:  # noqa: BLE001 - every decode failure names the file
+            _drain_zarr_tasks()
             key = f"{name}/{_chunk_key(sep, index)}"
             problems.append(integrity.Problem(key, f"chunk file of array {name} cannot be decoded: {exc}"))
             if stop_at_first:

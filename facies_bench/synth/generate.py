@@ -30,7 +30,7 @@ from facies_bench import schema
 from facies_bench.data.cache import SYNTHETIC_VERSION
 from facies_bench.data.store import FaciesStore, SceneInfo, StoreBuilder
 from facies_bench.errors import InvalidValueError
-from facies_bench.synth.labels import allocate_labels, cut_patches, sample_points
+from facies_bench.synth.labels import allocate_labels, cut_patches, labellable, sample_points
 from facies_bench.synth.landscape import Landscape, make_landscape, scene_side
 from facies_bench.synth.massbalance import (
     GlacierClimate,
@@ -40,7 +40,7 @@ from facies_bench.synth.massbalance import (
     transient_snowline,
 )
 from facies_bench.synth.plan import ScenePlan, make_plan, scene_label_counts
-from facies_bench.synth.render import FLAG_GAP, simulate_scene
+from facies_bench.synth.render import simulate_scene
 
 log = logging.getLogger(__name__)
 
@@ -176,13 +176,12 @@ def _place_labels(plan: list[ScenePlan], kept: list[tuple[np.ndarray, np.ndarray
     """Label counts per scene and class over the whole plan, then each scene's points (rows, cols, raw, true)."""
     capacity = np.zeros((len(plan), schema.N_CLASSES), np.int64)
     for s, (truth, flags) in enumerate(kept):
-        usable = (truth >= 0) & ((flags & FLAG_GAP) == 0)
+        usable = labellable(truth, flags)
         capacity[s] = np.bincount(truth[usable].astype(np.int64), minlength=schema.N_CLASSES)
     ice_only = np.array([p.condition == "ice_only" for p in plan])
     alloc = allocate_labels(counts, [p.region for p in plan], capacity, ice_only=ice_only)
     return [sample_points(kept[s][0], kept[s][1], alloc[s], _rng(seed, _STREAM_POINTS, p.index))
               for s, p in enumerate(plan)]
-    del kept
 
 
 def _write_scenes_and_samples(builder: StoreBuilder, plan: list[ScenePlan], infos: list[SceneInfo], staged: _StagedScenes,

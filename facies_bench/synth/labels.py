@@ -8,9 +8,15 @@
   (1 - pruning rate) from Table 3 (feature set 4) and Iceland's snow typo corrected to 11,757,
   times how much of the class the scene shows.  A scene never gets more than a third of the
   pixels of a class; what does not fit moves to other scenes of the region.
-* Where: experts click clusters of points in homogeneous areas.  For each scene and class,
-  cluster centres are drawn on pixels of the class and points are drawn near them (Gaussian
-  kernel, 6 px) without replacement, never on Landsat 7 gaps.
+* Where: experts click clusters of points in visually homogeneous zones and leave ambiguous
+  areas unlabelled (paper, Section 2: "continuous, visually homogeneous zones ... were kept
+  consistent"; "in cases of high ambiguity ... the areas were left unlabelled").  A correct label
+  goes only on a pixel whose 9 x 9 (90 m) neighbourhood is at least half its class, relaxed to
+  any pixel of the class where a scene has too few such pixels.  So an ice hole
+  of a few pixels inside a debris-covered terminus, or a messy firn/ice transition, is rarely
+  labelled.  For each scene and class, cluster centres are drawn on those pixels and points are
+  drawn near them (Gaussian kernel, 6 px) without replacement, never on Landsat 7 gaps or
+  thin, transparent cloud.
 * Noise: experts disagree at transitions (paper, Table 1 and Fig. 2: snow/firn, firn/ice,
   ice/refrozen-like, mixed debris/ice).  A share of each class's labels is placed within 4 px
   (8, then 16 px where a scene has too few such pixels) beyond its boundary with a neighbouring
@@ -29,7 +35,7 @@ from scipy import ndimage
 
 from facies_bench import paper, schema
 from facies_bench.synth.folds import PRUNED_TABLE3, REGION_CLASS_TABLE5, restore_raw_counts
-from facies_bench.synth.render import FLAG_GAP
+from facies_bench.synth.render import FLAG_GAP, FLAG_THIN_CLOUD
 
 #: Published class shares of all labels, % (paper, Section 2), in class order.
 CLASS_SHARE_PCT = np.asarray(paper.CLASS_SHARE_PCT)
@@ -52,6 +58,10 @@ CLUSTER_SIGMA_PX = 6.0
 POINTS_PER_CLUSTER = 25
 NOISE_BAND_PX = 4.0
 MAX_CAPACITY_SHARE = 1 / 3
+#: Side of the window, px, over which an expert judges a zone homogeneous, and the shares of the
+#: class in it that a correct label needs, strictest first (the last, 0, takes any class pixel).
+HOMOGENEITY_WINDOW_PX = 9
+HOMOGENEITY_SHARES = (0.5, 0.0)
 
 
 def region_class_mix() -> dict[str, np.ndarray]:
@@ -142,13 +152,23 @@ def _clustered_pick(rng: np.random.Generator, candidates: np.ndarray, n: int, sh
     return np.sort(candidates[np.argpartition(-keys, n - 1)[:n]])
 
 
+def labellable(truth: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """(H, W) bool: glacier pixels an expert would label.
+
+    Not Landsat 7 SLC-off gaps (nodata), and not thin, transparent cloud (opacity 0.12-0.5): "in
+    cases of high ambiguity (e.g. ... very thin transparent clouds), the areas were left
+    unlabelled" (paper, Section 2).
+    """
+    return (truth >= 0) & ((flags & (FLAG_GAP | FLAG_THIN_CLOUD)) == 0)
+
+
 def sample_points(truth: np.ndarray, flags: np.ndarray, counts: np.ndarray,
                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Label points of one scene.
 
     Args:
         truth: (H, W) int8 true facies, -1 outside the glacier.
-        flags: (H, W) uint8 flags; no point is placed on ``FLAG_GAP`` (Landsat 7 SLC-off nodata).
+        flags: (H, W) uint8 flags; no point is placed where :func:`labellable` is false.
         counts: (K,) labels wanted per (expert) class.
         rng: random generator.
 
@@ -156,7 +176,7 @@ def sample_points(truth: np.ndarray, flags: np.ndarray, counts: np.ndarray,
         rows, cols, raw labels, true labels, sorted by position.
     """
     shape = truth.shape
-    usable = (truth >= 0) & ((flags & FLAG_GAP) == 0)
+    usable = labellable(truth, flags)
     taken = np.zeros(shape, bool)
     flat_truth = truth.ravel()
     picked_idx, picked_raw, picked_true = [], [], []
@@ -170,6 +190,8 @@ def sample_points(truth: np.ndarray, flags: np.ndarray, counts: np.ndarray,
     # the expert's wrong labels first (they are few and need pixels next to a transition, which
     # the correct labels of the neighbouring class would otherwise use up), then the correct ones
     n_noise = np.array([rng.binomial(int(n), NOISE_RATE[c]) if NOISE_RATE[c] > 0 else 0 for c, n in enumerate(counts)])
+    # a wrong label hides a pixel of its true class, which that class's own labels may need
+    spare = np.bincount(flat_truth[usable.ravel()].astype(np.int64), minlength=schema.N_CLASSES) - np.asarray(counts)
     for c in map(int, np.flatnonzero(n_noise)):
         dist = ndimage.distance_transform_edt(truth != c)
         got = 0
@@ -180,18 +202,27 @@ def sample_points(truth: np.ndarray, flags: np.ndarray, counts: np.ndarray,
         # class absent, a short transition) goes to any neighbour in wider bands
         for band, shares in ((NOISE_BAND_PX, wanted), (2 * NOISE_BAND_PX, None), (4 * NOISE_BAND_PX, None)):
             for i, (t, _) in enumerate(neighbours):
-                m = int(shares[i]) if shares is not None else int(n_noise[c]) - got
+                m = min(int(shares[i]) if shares is not None else int(n_noise[c]) - got, int(spare[t]))
                 if m <= 0:
                     continue
                 cand = np.flatnonzero(usable & ~taken & (dist <= band) & (truth == t))
                 idx = _clustered_pick(rng, cand, m, shape)
                 take(idx, c)
                 got += idx.size
+                spare[t] -= idx.size
         n_noise[c] = got
     for c in range(schema.N_CLASSES):
         n = int(counts[c]) - int(n_noise[c])
-        if n > 0:
-            take(_clustered_pick(rng, np.flatnonzero(usable & ~taken & (truth == c)), n, shape), c)
+        if n <= 0:
+            continue
+        of_class = truth == c
+        share = ndimage.uniform_filter(of_class.astype(np.float32), HOMOGENEITY_WINDOW_PX, mode="nearest")
+        for least in HOMOGENEITY_SHARES:
+            idx = _clustered_pick(rng, np.flatnonzero(usable & ~taken & of_class & (share >= least - 1e-6)), n, shape)
+            take(idx, c)
+            n -= idx.size
+            if n <= 0:
+                break
     idx = np.concatenate(picked_idx) if picked_idx else np.empty(0, np.int64)
     raw = np.concatenate(picked_raw) if picked_raw else np.empty(0, np.int8)
     true = np.concatenate(picked_true) if picked_true else np.empty(0, np.int8)

@@ -242,8 +242,10 @@ def _glacier_surface(plan: ScenePlan, land: Landscape, rng: np.random.Generator,
     # realism (v5): 0.08 / 0.18 / 0.8 (were 0.15 / 0.35 / 0.75): at 20-40 m the Sentinel-2 ice was
     # still 2.5x rougher than the same ice seen by Landsat (NIR minus its 20 m smoothing, std 0.030
     # against 0.013), where both sensors see one surface
-    het = (0.08 * smooth_noise(rng, shape, 1.0) + 0.18 * smooth_noise(rng, shape, 2.0)
-           + 0.8 * smooth_noise(rng, shape, 8.0)) / np.sqrt(0.08 ** 2 + 0.18 ** 2 + 0.8 ** 2)
+    het_norm = np.sqrt(0.08 ** 2 + 0.18 ** 2 + 0.8 ** 2)
+    het_fine = (0.08 * smooth_noise(rng, shape, 1.0) + 0.18 * smooth_noise(rng, shape, 2.0)) / het_norm
+    het_zone = 0.8 * smooth_noise(rng, shape, 8.0) / het_norm
+    het = het_fine + het_zone
     # realism (v3): halved (was 0.8 / 0.7 / 0.55).  Facies are spatially coherent reflectance
     # zones (Muller 1962; Hall et al. 1987): within a zone 20-150 m texture moves NIR by a few
     # hundredths, the larger deviations come from shading, mixed surfaces and crevasses below
@@ -254,6 +256,15 @@ def _glacier_surface(plan: ScenePlan, land: Landscape, rng: np.random.Generator,
     amplitude = np.where(truth == ICE, 0.3, np.where(truth == FIRN, 0.2, 0.28)).astype(np.float32)
     state = float(np.clip(rng.normal(0.0, 0.12), -0.25, 0.25))
     patchy = pos + state + amplitude * het
+    # realism (v6): the class is what the expert sees zone by zone (paper: labels "reflect expert
+    # visual interpretation ... observational proxies"; NIR thresholds applied to "continuous,
+    # visually homogeneous zones"): the zone boundaries follow the look at the scale of zones
+    # (the day's state of the surface and its 160 m variation), not the surface age alone, which
+    # no image shows.  Patches below that scale (exposures, remnants, wet snow, crust) keep the
+    # zone's class.  Before, 17 % of the firn labels had ice's colour (NIR / blue < 0.7) and the
+    # published fs4 fold-0 model called none of them firn.
+    zone_look = pos + state + amplitude * het_zone
+    truth = np.where(zone_look >= 2.0, SNOW, np.where(zone_look >= 1.0, FIRN, ICE)).astype(np.int8)
     exposures, remnants = smooth_noise(rng, shape, 1.8), smooth_noise(rng, shape, 1.8)
     mixed_share = rng.uniform(0.5, 1.0)  # how patchy this summer left the surface
     # realism (v5): a patch's edge is a sub-pixel mix in a 10 m pixel, so each patch fades in
@@ -265,7 +276,10 @@ def _glacier_surface(plan: ScenePlan, land: Landscape, rng: np.random.Generator,
     firn_ice = (truth == FIRN) * _soft_mask(exposures, 1.6 - 0.6 * mixed_share)
     firn_snow = (truth == FIRN) * (1 - firn_ice) * _soft_mask(remnants, 1.8 - 0.6 * mixed_share)
     snow_wet = (truth == SNOW) * _soft_mask(exposures, 1.7 - 0.6 * mixed_share)
-    ice_crust = (truth == ICE) * _soft_mask(remnants, 1.8 - 0.6 * mixed_share)
+    # realism (v6): the weathering crust forms under the same sun and wind over whole reaches of the
+    # ablation area (hundreds of metres; Muller & Keeler 1969), not in the firn zone's 30-40 m
+    # snow remnants, whose field it used to share
+    ice_crust = (truth == ICE) * _soft_mask(smooth_noise(rng, shape, 8.0), 1.8 - 0.6 * mixed_share)
     patchy = patchy + firn_ice * (0.7 + 0.2 * het - patchy)
     patchy = patchy + firn_snow * (2.3 + 0.2 * het - patchy)
     patchy = patchy + snow_wet * (1.4 + 0.2 * het - patchy)
@@ -312,7 +326,11 @@ def _crevasse_dimming(truth: np.ndarray, land: Landscape, rng: np.random.Generat
     # realism (v3): a 10 m pixel is only partly filled by a 1-10 m wide crevasse with a shaded
     # interior, so a crevassed pixel keeps ~3/4 of the surface's reflectance (was 1/2: the
     # stripes looked like cast shadow); bridged on firn and snow
-    dim = np.where(truth == ICE, 0.75, np.where(truth == FIRN, 0.9, 0.97))
+    # realism (v6): most crevasses are 1-3 m wide (Colgan et al. 2016), 10-30 % of a 10 m pixel,
+    # and their walls get about a third of the surface's light (sky light and reflections), so a
+    # crevassed pixel keeps ~0.87 (was 0.75: on Sentinel-2 the stripes were the roughest texture
+    # of bare ice, 0.05-0.09 in the NIR minus its 20 m smoothing)
+    dim = np.where(truth == ICE, 0.87, np.where(truth == FIRN, 0.94, 0.98))
     return np.where(crevasse, dim, 1.0).astype(np.float32)
 
 
@@ -335,7 +353,9 @@ def _debris_wet_and_lakes(truth: np.ndarray, refl: np.ndarray, land: Landscape, 
     # realism (v5): dirt on bare ice is dispersed cryoconite and fine debris, sub-pixel at 10 m: a
     # continuous darkening of up to a third (was 0.6 rock in hard-edged 20 m blotches, which looked
     # like debris cover in the 10 m bands)
-    dirt = 0.35 * np.clip((-grit - 0.8) / 1.2, 0, 1)
+    # realism (v6): its abundance varies with the outcropping dirty layers and ogive bands,
+    # 50-100 m apart (Goodsell et al. 2002), not pixel to pixel (was the debris grit's 20 m field)
+    dirt = 0.35 * np.clip((-smooth_noise(rng, shape, 4.0) - 0.8) / 1.2, 0, 1)
     debris_cover = np.where((truth == ICE) & (pos < 0.9), np.maximum(debris_cover, dirt), debris_cover)
     rock = _DEBRIS.get(region, _DEBRIS_DEFAULT)[:, None, None] * (1 + 0.25 * smooth_noise(rng, shape, 1.2))[None]
     mix = np.where(truth == SNOW, 0.0, np.clip(debris_cover, 0, 1))[None]

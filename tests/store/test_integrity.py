@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +86,25 @@ def test_zeroed_bytes_fail_the_checksum_on_every_read_path(tiny_store_copy, tiny
         store.read_patches(np.arange(PATCH_SHARD))
     rc, lines = _verify_lines(capsys, tiny_store_copy, "--full")
     assert rc == 1 and any(line.startswith(f"{tiny_store_copy}/{SHARD0}: ") and "decoded" in line for line in lines)
+
+
+def test_a_refused_read_exits_without_asyncio_noise(tiny_store_copy):
+    """The clean refusal is the last thing printed: no "Task was destroyed" from zarr's loop at exit."""
+    path = tiny_store_copy / SHARD0
+    with open(path, "r+b") as fh:
+        fh.seek(path.stat().st_size // 3)
+        fh.write(b"\0" * 64)
+    script = ("import sys, numpy as np\n"
+              "from facies_bench.data.store import open_store\n"
+              "from facies_bench.errors import StoreDamagedError\n"
+              "try:\n"
+              f"    open_store({str(tiny_store_copy)!r}).read_patches(np.arange({PATCH_SHARD}))\n"
+              "except StoreDamagedError as exc:\n"
+              "    print('refused', exc, file=sys.stderr)\n"
+              "    sys.exit(1)\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and "refused" in run.stderr and SHARD0 in run.stderr
+    assert "Task was destroyed" not in run.stderr and "never awaited" not in run.stderr, run.stderr[-2000:]
 
 
 def test_zeroed_sample_column_is_named(tiny_store_copy):
