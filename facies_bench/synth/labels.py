@@ -12,11 +12,11 @@
   areas unlabelled (paper, Section 2: "continuous, visually homogeneous zones ... were kept
   consistent"; "in cases of high ambiguity ... the areas were left unlabelled").  A correct label
   goes only on a pixel whose 9 x 9 (90 m) neighbourhood is at least half its class, relaxed to
-  any pixel of the class where a scene has too few such pixels.  So an ice hole
-  of a few pixels inside a debris-covered terminus, or a messy firn/ice transition, is rarely
-  labelled.  For each scene and class, cluster centres are drawn on those pixels and points are
-  drawn near them (Gaussian kernel, 6 px) without replacement, never on Landsat 7 gaps or
-  thin, transparent cloud.
+  any pixel of the class where a scene has too few such pixels.  So an ice hole of a few pixels
+  inside a debris-covered terminus, or a messy firn/ice transition, is rarely labelled.  For each
+  scene and class, cluster centres are drawn on those pixels and points are drawn near them
+  (Gaussian kernel, 6 px) without replacement, never on Landsat 7 gaps or thin, transparent
+  cloud.
 * Noise: experts disagree at transitions (paper, Table 1 and Fig. 2: snow/firn, firn/ice,
   ice/refrozen-like, mixed debris/ice).  A share of each class's labels is placed within 4 px
   (8, then 16 px where a scene has too few such pixels) beyond its boundary with a neighbouring

@@ -329,7 +329,7 @@ def _crevasse_dimming(truth: np.ndarray, land: Landscape, rng: np.random.Generat
     # realism (v6): most crevasses are 1-3 m wide (Colgan et al. 2016), 10-30 % of a 10 m pixel,
     # and their walls get about a third of the surface's light (sky light and reflections), so a
     # crevassed pixel keeps ~0.87 (was 0.75: on Sentinel-2 the stripes were the roughest texture
-    # of bare ice, 0.05-0.09 in the NIR minus its 20 m smoothing)
+    # of bare ice; the factor minus its 20 m smoothing had an sd of 0.05-0.09 on one scene)
     dim = np.where(truth == ICE, 0.87, np.where(truth == FIRN, 0.94, 0.98))
     return np.where(crevasse, dim, 1.0).astype(np.float32)
 
@@ -354,7 +354,7 @@ def _debris_wet_and_lakes(truth: np.ndarray, refl: np.ndarray, land: Landscape, 
     # continuous darkening of up to a third (was 0.6 rock in hard-edged 20 m blotches, which looked
     # like debris cover in the 10 m bands)
     # realism (v6): its abundance varies with the outcropping dirty layers and ogive bands,
-    # 50-100 m apart (Goodsell et al. 2002), not pixel to pixel (was the debris grit's 20 m field)
+    # 50-100 m apart (Goodsell et al. 2002), not pixel to pixel (was the debris grit's 24 m field)
     dirt = 0.35 * np.clip((-smooth_noise(rng, shape, 4.0) - 0.8) / 1.2, 0, 1)
     debris_cover = np.where((truth == ICE) & (pos < 0.9), np.maximum(debris_cover, dirt), debris_cover)
     rock = _DEBRIS.get(region, _DEBRIS_DEFAULT)[:, None, None] * (1 + 0.25 * smooth_noise(rng, shape, 1.2))[None]
