@@ -335,16 +335,12 @@ def _drain_zarr_tasks() -> None:
     stay queued on zarr's loop; if the process then exits on the error, asyncio prints "Task was
     destroyed but it is pending" for each of them after the clean message.
     """
-    import asyncio
-
-    from zarr.core.sync import sync
-
     async def drain() -> None:
         pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         await asyncio.gather(*pending, return_exceptions=True)
 
     try:
-        sync(drain(), timeout=30)
+        _zarr_sync(drain(), timeout=30)
     except Exception:  # noqa: BLE001 - tidying up after an error already being reported
         pass
 

@@ -30,7 +30,7 @@ from facies_bench import schema
 from facies_bench.data.cache import SYNTHETIC_VERSION
 from facies_bench.data.store import FaciesStore, SceneInfo, StoreBuilder
 from facies_bench.errors import InvalidValueError
-from facies_bench.synth.labels import allocate_labels, cut_patches, labellable, sample_points
+from facies_bench.synth.labels import allocate_labels, cut_patches, labellable_counts, sample_points
 from facies_bench.synth.landscape import Landscape, make_landscape, scene_side
 from facies_bench.synth.massbalance import (
     GlacierClimate,
@@ -176,8 +176,7 @@ def _place_labels(plan: list[ScenePlan], kept: list[tuple[np.ndarray, np.ndarray
     """Label counts per scene and class over the whole plan, then each scene's points (rows, cols, raw, true)."""
     capacity = np.zeros((len(plan), schema.N_CLASSES), np.int64)
     for s, (truth, flags) in enumerate(kept):
-        usable = labellable(truth, flags)
-        capacity[s] = np.bincount(truth[usable].astype(np.int64), minlength=schema.N_CLASSES)
+        capacity[s] = labellable_counts(truth, flags)
     ice_only = np.array([p.condition == "ice_only" for p in plan])
     alloc = allocate_labels(counts, [p.region for p in plan], capacity, ice_only=ice_only)
     return [sample_points(kept[s][0], kept[s][1], alloc[s], _rng(seed, _STREAM_POINTS, p.index))

@@ -162,6 +162,11 @@ def labellable(truth: np.ndarray, flags: np.ndarray) -> np.ndarray:
     return (truth >= 0) & ((flags & (FLAG_GAP | FLAG_THIN_CLOUD)) == 0)
 
 
+def labellable_counts(truth: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """(K,) int64: how many :func:`labellable` pixels each class has in the scene."""
+    return np.bincount(truth[labellable(truth, flags)].astype(np.int64), minlength=schema.N_CLASSES)
+
+
 def sample_points(truth: np.ndarray, flags: np.ndarray, counts: np.ndarray,
                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Label points of one scene.
@@ -191,7 +196,7 @@ def sample_points(truth: np.ndarray, flags: np.ndarray, counts: np.ndarray,
     # the correct labels of the neighbouring class would otherwise use up), then the correct ones
     n_noise = np.array([rng.binomial(int(n), NOISE_RATE[c]) if NOISE_RATE[c] > 0 else 0 for c, n in enumerate(counts)])
     # a wrong label hides a pixel of its true class, which that class's own labels may need
-    spare = np.bincount(flat_truth[usable.ravel()].astype(np.int64), minlength=schema.N_CLASSES) - np.asarray(counts)
+    spare = labellable_counts(truth, flags) - np.asarray(counts)
     for c in map(int, np.flatnonzero(n_noise)):
         dist = ndimage.distance_transform_edt(truth != c)
         got = 0

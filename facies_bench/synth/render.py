@@ -216,7 +216,7 @@ def _glacier_surface(plan: ScenePlan, land: Landscape, rng: np.random.Generator,
     age = (e + 0.07 * smooth_noise(rng, shape, side / 18) + 0.025 * smooth_noise(rng, shape, 3)
            - 0.08 * (shade - float(np.median(shade[outline]) if outline.any() else 0.5))
            + 0.06 * np.exp(-dist_edge / 8.0) * (e > 0.5))
-    truth = np.where(age > snowline, SNOW, np.where(age > firnline, FIRN, ICE)).astype(np.int8)
+    by_age = np.where(age > snowline, SNOW, np.where(age > firnline, FIRN, ICE))  # the zones the surface's age makes
     # realism (v3): bare ice brightens over ~0.6 of the normalised elevation range up to the firn
     # line (was 0.3, so most of the ablation area was the darkest ice): ice albedo rises from the
     # dusty, cryoconite-rich terminus to clean ice near the firn line (Oerlemans et al. 2009;
@@ -253,7 +253,7 @@ def _glacier_surface(plan: ScenePlan, land: Landscape, rng: np.random.Generator,
     # (was 0.2 and 0.4): the firn zone is a band of one to two continuum units, and with the old
     # spread a third of its pixels sat at ice's or snow's position; the paper's experts separated
     # firn from both at NIR ~0.40-0.55 in every region and sensor
-    amplitude = np.where(truth == ICE, 0.3, np.where(truth == FIRN, 0.2, 0.28)).astype(np.float32)
+    amplitude = np.where(by_age == ICE, 0.3, np.where(by_age == FIRN, 0.2, 0.28)).astype(np.float32)
     state = float(np.clip(rng.normal(0.0, 0.12), -0.25, 0.25))
     patchy = pos + state + amplitude * het
     # realism (v6): the class is what the expert sees zone by zone (paper: labels "reflect expert
