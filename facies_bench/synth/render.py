@@ -84,8 +84,14 @@ _CONTINUUM = np.array([
     [0.58, 0.54, 0.47, 0.30, 0.045, 0.035],  # clean ice just below the firn line
     # realism (v5): firn +0.03-0.04 (was 0.53-0.57 / 0.52 and 0.65-0.68 / 0.62 visible / NIR): firn
     # labels sat below the paper's firn band (45 % of them at TOA NIR < 0.40)
-    [0.55, 0.57, 0.59, 0.56, 0.065, 0.045],  # old firn: impurities of several melt seasons
-    [0.67, 0.69, 0.70, 0.65, 0.085, 0.060],  # young firn: absorb most in the blue (yellow-brown)
+    # realism (v7): firn blue -0.06, green -0.02 (was 0.55 / 0.57 and 0.67 / 0.69): at the top of
+    # the atmosphere, where blue path radiance and skylight whiten every surface, firn kept the
+    # same hue as snow (red / blue 0.99 against 0.98), so the "yellow-brown" cue the experts used
+    # (paper) was not in the image.  Dust and soot gathered over several melt seasons lower
+    # the reflectance most at the shortest wavelengths (Warren & Wiscombe 1980; Painter et al.
+    # 2007 for dust on snow): surface red / blue 1.15-1.2
+    [0.49, 0.55, 0.59, 0.56, 0.065, 0.045],  # old firn: impurities of several melt seasons
+    [0.61, 0.67, 0.70, 0.65, 0.085, 0.060],  # young firn: absorb most in the blue (yellow-brown)
     [0.87, 0.86, 0.85, 0.77, 0.100, 0.075],  # wet snow at the snowline
     [0.96, 0.95, 0.94, 0.87, 0.160, 0.120],  # dry snow
 ], dtype=np.float32)
@@ -273,8 +279,13 @@ def _glacier_surface(plan: ScenePlan, land: Landscape, rng: np.random.Generator,
     # +0.4: bare-ice exposures on ~10 % of the firn zone, was ~20 %), and the weathering crust on
     # bare ice brightens it by 0.2 continuum units (was: jumped to the firn line's brightness);
     # a weathering crust raises ice albedo by a few hundredths (Muller & Keeler 1969)
-    firn_ice = (truth == FIRN) * _soft_mask(exposures, 1.6 - 0.6 * mixed_share)
-    firn_snow = (truth == FIRN) * (1 - firn_ice) * _soft_mask(remnants, 1.8 - 0.6 * mixed_share)
+    # realism (v7): thresholds 2.2 (were 1.6 and 1.8): bare-ice exposures and old-snow remnants
+    # on ~4 % of the firn zone each (were ~13 % and ~9 %).  At the end of the ablation season the
+    # firn zone is the area that kept its firn: ice shows through where firn is thin, near the
+    # firn line, not across the zone (Paterson 1994, ch. 2; Hall et al. 1987); the experts left
+    # "messy firn-ice transitions" unlabelled (paper)
+    firn_ice = (truth == FIRN) * _soft_mask(exposures, 2.2 - 0.6 * mixed_share)
+    firn_snow = (truth == FIRN) * (1 - firn_ice) * _soft_mask(remnants, 2.2 - 0.6 * mixed_share)
     snow_wet = (truth == SNOW) * _soft_mask(exposures, 1.7 - 0.6 * mixed_share)
     # realism (v6): the weathering crust forms under the same sun and wind over whole reaches of the
     # ablation area (hundreds of metres; Muller & Keeler 1969), not in the firn zone's 30-40 m

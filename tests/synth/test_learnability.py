@@ -1,8 +1,9 @@
 """The synthetic benchmark is neither trivial nor impossible, and the 33x33 context helps.
 
-Generator version 6: scale 0.03, seed 0: 0.593 -> 0.630 (true labels; docs/simulator.md, which
-also shows the stricter label placement under which context stopped helping); version 5: 0.559 ->
-0.600; version 4: 0.523 -> 0.566.
+Generator version 7: scale 0.03, seed 0: 0.602 -> 0.631 (true labels; docs/simulator.md, which
+also shows the expert zone reading under which context stopped helping on snow, firn and ice);
+version 6: 0.593 -> 0.630 (and the stricter label placement under which context stopped helping);
+version 5: 0.559 -> 0.600; version 4: 0.523 -> 0.566.
 
 Generator version 3 (same forests and features, see docs/simulator.md): scale 0.03, seed 0:
 0.470 (0.451) -> 0.531 (0.510); scale 0.05, seed 0: 0.510 (0.485) -> 0.527 (0.504), every
@@ -101,6 +102,8 @@ def test_context_beats_the_centre_pixel(store_003):
     centre_zones = f1_score(true, centre_pred, average=None, labels=zones)
     context_zones = f1_score(true, context_pred, average=None, labels=zones)
     assert context_zones.mean() > centre_zones.mean() + 0.01
-    # firn: between snow and ice, mixed at the pixel scale (v6: 0.65 -> 0.68; v5: 0.50 -> 0.52; v4: 0.413 -> 0.438; v3 gained more, its
-    # surfaces were rougher at 10-40 m)
-    assert context_zones[2] > centre_zones[2] + 0.02
+    # firn: between snow and ice, mixed at the pixel scale (v7: 0.689 -> 0.705; v6: 0.65 -> 0.68; v5: 0.50 -> 0.52;
+    # v4: 0.413 -> 0.438; v3 gained more, its surfaces were rougher at 10-40 m).  Since v7 a firn pixel shows
+    # the yellow-brown hue the experts used and fewer of them are bare-ice or snow patches, so the centre
+    # pixel alone recognises more firn and the neighbourhood adds less
+    assert context_zones[2] > centre_zones[2] + 0.01
