@@ -2,7 +2,8 @@
 
 Public API: :func:`evaluate_predictions` (and the store-free :func:`evaluate_frame`) returning an
 :class:`EvaluationReport`; the per-fold confidence calibrators (:func:`fit_calibrators`,
-:class:`Calibrator`, :func:`save_calibrators`, :func:`load_calibrators`); the metric table
+:class:`Calibrator`, :func:`save_calibrators`, :func:`load_calibrators`); the paired comparison of two
+models (:func:`compare_predictions`, :func:`compare_frames`); the metric table
 (:data:`METRICS`, :class:`Metric`, :func:`get_metric`) that every list of metrics derives from.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 _LAZY = {
     "Calibrator": "calibration", "fit_calibrator": "calibration", "fit_calibrators": "calibration",
     "load_calibrators": "calibration", "save_calibrators": "calibration",
+    "compare_frames": "paired", "compare_predictions": "paired", "PairedComparison": "paired",
     "evaluate_frame": "evaluate", "evaluate_predictions": "evaluate",
     "EvaluationReport": "report", "load_report": "report",
     "METRICS": "metric_table", "Metric": "metric_table", "SUMMARY_VERSION": "metric_table", "get_metric": "metric_table",

@@ -9,8 +9,9 @@ Facies are placed as the paper's annotators describe them (Section 2, "Labelling
   one "surface age" field: glacier elevation (normalised) plus smooth noise, less where the sun
   is stronger, more under headwalls (avalanche snow).  Reflectance changes continuously along
   that field, so the snow/firn and firn/ice transitions are gradual, as the paper stresses;
-* debris at the terminus (extent per region: Iceland's tephra-covered outlets most, Table 5's
-  debris shares) and along medial moraines below the snowline;
+* debris in a band up-flow from the glacier's end (width per region; none on plateau ice caps,
+  which have no terminus) and along medial moraines below the snowline; Iceland's lower
+  ablation areas are bare ice darkened by tephra, with debris only at the margin;
 * refrozen-like patches in a narrow band around the firn line, i.e. next to firn (paper), most
   common in Svalbard and least in the Alps (Table 5);
 * supraglacial lakes in flat parts of the ablation area (Svalbard and Iceland most, none in
@@ -114,10 +115,16 @@ _DIFFUSE = np.array([0.30, 0.25, 0.20, 0.14, 0.09, 0.08], np.float32)
 # 0.11-0.13 at 490 nm there, a third less than at sea level), before the haze of the day; was
 # 0.05 / 0.035 / 0.02 / 0.01, which made every surface bluer than its spectrum
 _PATH = np.array([0.035, 0.022, 0.012, 0.006, 0.002, 0.001], np.float32)
-# region -> (terminus debris extent along flow, refrozen abundance, lake abundance)
+# region -> (terminus debris extent up-flow from the glacier's end, in flow lengths; refrozen
+# abundance; lake abundance)
+# realism (v8): Iceland's outlets carry debris in a marginal band, their lower ablation areas
+# are bare ice banded and darkened by outcropping ash layers (Skeidararjokull's lobe, 15 km
+# wide), and Iceland's debris-covered share of glacier area is far below the Alps', whose
+# headwalls shed rock (Scherler et al. 2018; Deline 2009), so 0.10, not 0.32 (which buried the
+# lobes); the other regions' bands are unchanged on a valley glacier (its snout ends at u = 1.07)
 _REGION = {
-    "Iceland": (0.32, 0.5, 0.8), "Alps": (0.14, 0.08, 0.15), "Svalbard": (0.08, 1.0, 1.0),
-    "Scandinavia": (0.03, 0.6, 0.0), "Pyrenees": (0.0, 0.0, 0.0),
+    "Iceland": (0.10, 0.5, 0.8), "Alps": (0.21, 0.08, 0.15), "Svalbard": (0.15, 1.0, 1.0),
+    "Scandinavia": (0.10, 0.6, 0.0), "Pyrenees": (0.0, 0.0, 0.0),
 }
 # sensor -> (gain per band, offset per band, noise std, saturation per band or None, bits)
 _SENSOR: dict[str, tuple[list[float], list[float], float, list[float | None], int]] = {
@@ -352,7 +359,14 @@ def _debris_wet_and_lakes(truth: np.ndarray, refl: np.ndarray, land: Landscape, 
     side = shape[0]
     debris_extent, refrozen_abundance, lake_abundance = _REGION[region]
     debris_noise = smooth_noise(rng, shape, side / 30)
-    terminus = (land.u > 1 - debris_extent * (1 + 0.35 * debris_noise)) if debris_extent > 0 else np.zeros(shape, bool)
+    # realism (v8): the debris band is measured back from the glacier's actual end, the front of a
+    # piedmont lobe or a rounded snout (was from the valley mouth, u = 1, so the whole piedmont lobe
+    # of Skeidararjokull and Bruarjokull was buried and their bare ice survived only as holes in
+    # it); a plateau ice cap has no terminus and no rock walls above it, so no terminus debris
+    inside_u = land.u[land.outline]
+    u_end = max(float(inside_u.max()), 1.0) if inside_u.size else 1.0
+    has_terminus = debris_extent > 0 and land.glacier_type != "plateau/ice cap"
+    terminus = (land.u > u_end - debris_extent * (1 + 0.35 * debris_noise)) if has_terminus else np.zeros(shape, bool)
     debris_cover = np.clip(np.where(terminus, 1.0, 0.0) + land.moraine * 1.3, 0, 1)
     debris_cover *= np.clip(1.5 + 0.8 * smooth_noise(rng, shape, 3), 0.3, 1)
     debris = (debris_cover > 0.5) & (truth != SNOW)

@@ -33,6 +33,12 @@ def make_predictions_frame():
 
 
 @pytest.fixture(scope="session")
+def make_noisy_probabilities():
+    """The :func:`noisy_probabilities` helper, for tests that draw their own models."""
+    return noisy_probabilities
+
+
+@pytest.fixture(scope="session")
 def tiny_meta(tiny_store):
     return tiny_store.metadata("raw")
 

@@ -1,7 +1,10 @@
 """The synthetic benchmark is neither trivial nor impossible, and the 33x33 context helps.
 
-Generator version 7: scale 0.03, seed 0: 0.602 -> 0.631 (true labels; docs/simulator.md, which
-also shows the expert zone reading under which context stopped helping on snow, firn and ice);
+Generator version 8: scale 0.03, seed 0: 0.609 -> 0.620 (true labels; raw 0.575 -> 0.589): with
+Iceland's bare ice no longer inside debris cover, the centre pixel recognises it (ice 0.839 ->
+0.842), and context adds most on snow, firn and cloud (docs/simulator.md);
+version 7: 0.602 -> 0.631 (docs/simulator.md also shows the expert zone reading under which
+context stopped helping on snow, firn and ice);
 version 6: 0.593 -> 0.630 (and the stricter label placement under which context stopped helping);
 version 5: 0.559 -> 0.600; version 4: 0.523 -> 0.566.
 
@@ -96,13 +99,16 @@ def test_context_beats_the_centre_pixel(store_003):
     assert 0.3 < centre < 0.9
     assert context > centre + 0.01, (centre, context)
     assert f1_score(raw, context_pred, average="macro") > f1_score(raw, centre_pred, average="macro") + 0.01
-    # snow, firn and ice are zones whose pixels stray across the class cues (mixed surfaces,
-    # heterogeneity, crevasses): the neighbourhood shows the zone, the centre pixel does not
+    # snow and firn are zones whose pixels stray across the class cues (mixed surfaces,
+    # heterogeneity, old-snow remnants): the neighbourhood shows the zone, the centre pixel does
+    # not (v8: snow 0.873 -> 0.886).  Bare ice, since v8 no longer holes in debris cover, is
+    # recognised from its centre pixel (0.839 -> 0.842); context must not cost it
     zones = [schema.class_index(n) for n in ("ice", "snow", "firn")]
     centre_zones = f1_score(true, centre_pred, average=None, labels=zones)
     context_zones = f1_score(true, context_pred, average=None, labels=zones)
-    assert context_zones.mean() > centre_zones.mean() + 0.01
-    # firn: between snow and ice, mixed at the pixel scale (v7: 0.689 -> 0.705; v6: 0.65 -> 0.68; v5: 0.50 -> 0.52;
+    assert context_zones[0] > centre_zones[0] - 0.01
+    assert context_zones[1] > centre_zones[1] + 0.01
+    # firn: between snow and ice, mixed at the pixel scale (v8: 0.727 -> 0.740; v7: 0.689 -> 0.705; v6: 0.65 -> 0.68; v5: 0.50 -> 0.52;
     # v4: 0.413 -> 0.438; v3 gained more, its surfaces were rougher at 10-40 m).  Since v7 a firn pixel shows
     # the yellow-brown hue the experts used and fewer of them are bare-ice or snow patches, so the centre
     # pixel alone recognises more firn and the neighbourhood adds less
