@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 
 from facies_bench.errors import PredictionsError
-from facies_bench.evaluation.bootstrap import bootstrap_glaciers
+from facies_bench.evaluation.bootstrap import BootstrapResult, bootstrap_glaciers
 from facies_bench.evaluation.grouping import grouped_scores, make_grouping
 from facies_bench.evaluation.metric_table import get_metric, interval_metrics
-from facies_bench.evaluation.metrics import confusion_counts
 from facies_bench.predictions import JoinedPredictions, join_predictions, read_predictions
 
 
@@ -95,25 +94,24 @@ def compare_frames(predictions_a: Any, predictions_b: Any, metadata: pd.DataFram
     b = join_predictions(read_predictions(predictions_b, kind="test"), metadata, source=source_b)
     pred_b = b.pred[_same_samples(a, b, source_a, source_b)]
     glaciers = make_grouping("glacier", metadata["glacier"].to_numpy()[a.rows])
+    cm_a, cm_b = grouped_scores(a.label, a.pred, glaciers)[0], grouped_scores(a.label, pred_b, glaciers)[0]
     # the same seed and glacier count draw the same glaciers for both models: the resamples are paired
-    boot_a = bootstrap_glaciers(grouped_scores(a.label, a.pred, glaciers)[0], n_resamples=n_resamples, seed=seed,
-                                confidence=confidence)
-    boot_b = bootstrap_glaciers(grouped_scores(a.label, pred_b, glaciers)[0], n_resamples=n_resamples, seed=seed,
-                                confidence=confidence)
-    cm_a, cm_b = confusion_counts(a.label, a.pred), confusion_counts(a.label, pred_b)
-    tail = 100 * (1 - confidence) / 2
+    boot_a = bootstrap_glaciers(cm_a, n_resamples=n_resamples, seed=seed, confidence=confidence)
+    boot_b = bootstrap_glaciers(cm_b, n_resamples=n_resamples, seed=seed, confidence=confidence)
+    differences = BootstrapResult(n_resamples=boot_a.n_resamples, seed=seed, confidence=confidence,
+                                  values={key: boot_a.values[key] - boot_b.values[key] for key in boot_a.values})
     metrics = {}
     for metric in interval_metrics():
-        diff = boot_a.values[metric.key] - boot_b.values[metric.key]
+        diff = differences.values[metric.key]
         diff = diff[np.isfinite(diff)]
-        low, high = np.percentile(diff, [tail, 100 - tail]) if diff.size else (np.nan, np.nan)
-        value_a, value_b = float(metric.from_counts(cm_a)), float(metric.from_counts(cm_b))
-        metrics[metric.key] = MetricDifference(metric.key, value_a, value_b, value_a - value_b, float(low), float(high),
+        value_a, value_b = float(metric.from_counts(cm_a.sum(axis=0))), float(metric.from_counts(cm_b.sum(axis=0)))
+        metrics[metric.key] = MetricDifference(metric.key, value_a, value_b, value_a - value_b,
+                                               *differences.interval(metric.key),
                                                float((diff > 0).mean()) if diff.size else float("nan"))
     folds = make_grouping("fold", a.fold)
     macro_f1 = get_metric("macro_f1")
-    fold_a = macro_f1.from_counts(confusion_counts(a.label, a.pred, groups=folds.codes, n_groups=folds.n_groups))
-    fold_b = macro_f1.from_counts(confusion_counts(a.label, pred_b, groups=folds.codes, n_groups=folds.n_groups))
+    fold_a = macro_f1.from_counts(grouped_scores(a.label, a.pred, folds)[0])
+    fold_b = macro_f1.from_counts(grouped_scores(a.label, pred_b, folds)[0])
     return PairedComparison(source_a=source_a, source_b=source_b, n_samples=int(a.rows.size), n_glaciers=glaciers.n_groups,
                             n_resamples=boot_a.n_resamples, seed=seed, confidence=confidence, metrics=metrics,
                             by_fold={name: (float(fold_a[i]), float(fold_b[i])) for i, name in enumerate(folds.names)})
