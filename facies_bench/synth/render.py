@@ -17,11 +17,11 @@ Facies are placed as the paper's annotators describe them (Section 2, "Labelling
 * supraglacial lakes in flat parts of the ablation area (Svalbard and Iceland most, none in
   Scandinavia, Table 5);
 * shadow as an expert sees it: the scene's radiometric minima.  Illumination is rendered into
-  radiance first (direct beam x incidence, zero in cast shadow; diffuse sky light x sky view;
-  path radiance), then a glacier pixel is shadow where its blue-NIR brightness is below
-  ``SHADOW_DARK_SCENE`` x the median of the scene's sunlit glacier and its illumination below
-  ``SHADOW_DARK_LIGHT`` of full sun.  The shadow-mask feature is traced separately over the
-  smoothed feature DEM, so feature and truth agree often but not always;
+  radiance first (direct beam x incidence, zero in cast shadow; circumsolar sky light likewise,
+  the isotropic rest x sky view; path radiance), then a glacier pixel is shadow where its
+  blue-NIR brightness is below ``SHADOW_DARK_SCENE`` x the median of the scene's sunlit glacier
+  and its illumination below ``SHADOW_DARK_LIGHT`` of full sun.  The shadow-mask feature is traced
+  separately over the smoothed feature DEM, so feature and truth agree often but not always;
 * cloud in about a quarter of the scenes, with thin semi-transparent edges whose true class stays
   the surface underneath (the "very thin transparent clouds" that experts found ambiguous).
 
@@ -40,12 +40,14 @@ Reflectance follows the paper's cues (NIR >~0.55 snow, 0.40-0.55 firn, <~0.40 ic
 refrozen-like; yellow-brown firn; SWIR-bright, reddish debris and cloud; dark water and
 shadow), with values in the range of Hall et al. (1988) and Pope and Rees (2014) field spectra.
 Terrain lights the scene: direct sun scaled by the incidence angle (hillshade over the true DEM,
-zero in cast shadow) plus a band-dependent diffuse sky term and atmospheric path reflectance.
-Sensors: Landsat bands are averaged to 30 m, given noise, 8-bit quantisation and visible-band
-saturation over snow for Landsat 5/7, then resampled bilinearly to 10 m (the paper's
-resampling); Sentinel-2 SWIR goes through 20 m.  Landsat 7 scenes after 31 May 2003 have the
-scan-line-corrector gaps as nodata (NaN in the six optical bands; never labelled).  Each sensor has its own gain/offset, and each scene
-a random atmospheric gain: the domain shift between sensors and dates.
+zero in cast shadow) plus a band-dependent diffuse sky term, whose circumsolar part falls like the
+direct beam (Hay & Davies 1980), and atmospheric path reflectance.
+Sensors: Landsat bands are averaged to 30 m, given noise, 8-bit quantisation and saturation at a
+fixed radiance for Landsat 5/7 (a reflectance of rho' / sin(sun elevation)), then resampled
+bilinearly to 10 m (the paper's resampling); Sentinel-2 SWIR goes through 20 m.  Landsat 7 scenes
+after 31 May 2003 have the scan-line-corrector gaps as nodata (NaN in the six optical bands; never
+labelled).  Each sensor has its own gain/offset, and each scene a random atmospheric gain: the
+domain shift between sensors and dates.
 
 Features are computed as the paper does, from a "Copernicus-like" DEM: the true surface
 smoothed to ~30 m and shifted by glacier thinning between the scene year and 2013 (the DEM
@@ -91,8 +93,12 @@ _CONTINUUM = np.array([
     # (paper) was not in the image.  Dust and soot gathered over several melt seasons lower
     # the reflectance most at the shortest wavelengths (Warren & Wiscombe 1980; Painter et al.
     # 2007 for dust on snow): surface red / blue 1.15-1.2
-    [0.49, 0.55, 0.59, 0.56, 0.065, 0.045],  # old firn: impurities of several melt seasons
-    [0.61, 0.67, 0.70, 0.65, 0.085, 0.060],  # young firn: absorb most in the blue (yellow-brown)
+    # realism (v9): firn 5 % (old) and 10 % (young) darker (was 0.49-0.61 blue, 0.56-0.65 NIR): with
+    # every sensor's NIR gain at 1.03 (below), 44 % of the firn labels had a top-of-atmosphere NIR
+    # above the paper's 0.55 (v8: 39 %), the upper quartile 0.62, inside snow's range; now 33 %
+    # (median 0.50), 20 % below 0.40 (v8: 19 %)
+    [0.465, 0.52, 0.56, 0.53, 0.065, 0.045],  # old firn: impurities of several melt seasons
+    [0.55, 0.60, 0.63, 0.585, 0.085, 0.060],  # young firn: absorb most in the blue (yellow-brown)
     [0.87, 0.86, 0.85, 0.77, 0.100, 0.075],  # wet snow at the snowline
     [0.96, 0.95, 0.94, 0.87, 0.160, 0.120],  # dry snow
 ], dtype=np.float32)
@@ -115,6 +121,9 @@ _DIFFUSE = np.array([0.30, 0.25, 0.20, 0.14, 0.09, 0.08], np.float32)
 # 0.11-0.13 at 490 nm there, a third less than at sea level), before the haze of the day; was
 # 0.05 / 0.035 / 0.02 / 0.01, which made every surface bluer than its spectrum
 _PATH = np.array([0.035, 0.022, 0.012, 0.006, 0.002, 0.001], np.float32)
+#: Clear-sky optical depth per band at 1-2 km: Rayleigh (Bodhaine et al. 1999) plus a background
+#: aerosol of 0.06 at 550 nm, Angstrom exponent 1.3 (Arctic and alpine summer, AERONET).
+_OPTICAL_DEPTH = np.array([0.21, 0.145, 0.089, 0.05, 0.017, 0.011], np.float32)
 # region -> (terminus debris extent up-flow from the glacier's end, in flow lengths; refrozen
 # abundance; lake abundance)
 # realism (v8): Iceland's outlets carry debris in a marginal band, their lower ablation areas
@@ -126,15 +135,28 @@ _REGION = {
     "Iceland": (0.10, 0.5, 0.8), "Alps": (0.21, 0.08, 0.15), "Svalbard": (0.15, 1.0, 1.0),
     "Scandinavia": (0.10, 0.6, 0.0), "Pyrenees": (0.0, 0.0, 0.0),
 }
-# sensor -> (gain per band, offset per band, noise std, saturation per band or None, bits)
+# sensor -> (gain per band, offset per band, noise std, saturation rho' per band or None, bits)
+# realism (v9): the 8-bit TM and ETM+ detectors saturate at a fixed *radiance* (LMAX), so the
+# top-of-atmosphere reflectance at which a band clips is rho' / sin(sun elevation), with
+# rho' = pi * LMAX * d^2 / ESUN (d^2 ~ 1.03 in summer).  TM (Collection LMAX 193 / 365 / 264 /
+# 221 W m-2 sr-1 um-1, ESUN 1983 / 1796 / 1536 / 1031; Chander et al. 2009): rho' 0.315 /
+# 0.657 / 0.556 / 0.693, so band 1 clips at 0.38-0.63 over snow and firn under a summer sun of
+# 30-56 deg, band 3 over snow at high sun; ETM+ in low gain over snow and ice (LMAX 293.7 /
+# 300.9 / 234.4 / 241.1, ESUN 1970 / 1842 / 1547 / 1044): rho' 0.482 / 0.528 / 0.490 / 0.747.
+# Was a constant 0.74 / 0.78 / 0.84 (TM) and 0.86 / 0.89 / 0.92 (ETM+): TM's blue clipped too
+# little and its green too much, whatever the sun.  Quantisation steps are rho' / 255 likewise.
+# The NIR gains are 1.03 for every sensor (TM / ETM+ were 0.97 / 0.98, MSI 1.00): over snow and ice
+# reflectance falls with wavelength through the NIR, so the broad TM, ETM+ and MSI bands (centred at
+# 0.83-0.84 um) read no lower than OLI's narrow 0.865 um band; the sensors' calibrations agree
+# within a few per cent (Mishra et al. 2016)
 _SENSOR: dict[str, tuple[list[float], list[float], float, list[float | None], int]] = {
-    "Landsat 5": ([1.04, 1.02, 1.00, 0.97, 1.00, 1.03], [0.015, 0.010, 0.005, 0.0, 0.0, 0.0], 0.010,
-                  [0.74, 0.78, 0.84, None, None, None], 8),
-    "Landsat 7": ([1.02, 1.01, 1.00, 0.98, 1.00, 1.01], [0.010, 0.006, 0.003, 0.0, 0.0, 0.0], 0.008,
-                  [0.86, 0.89, 0.92, None, None, None], 8),
+    "Landsat 5": ([1.04, 1.02, 1.00, 1.03, 1.00, 1.03], [0.015, 0.010, 0.005, 0.0, 0.0, 0.0], 0.010,
+                  [0.315, 0.657, 0.556, 0.693, 0.444, 0.640], 8),
+    "Landsat 7": ([1.02, 1.01, 1.00, 1.03, 1.00, 1.01], [0.010, 0.006, 0.003, 0.0, 0.0, 0.0], 0.008,
+                  [0.482, 0.528, 0.490, 0.747, 0.682, 0.652], 8),
     "Landsat 8": ([0.98, 0.99, 1.00, 1.03, 1.00, 1.00], [0.0] * 6, 0.004, [None] * 6, 12),
     "Landsat 9": ([0.98, 0.99, 1.00, 1.03, 1.00, 1.00], [0.0] * 6, 0.004, [None] * 6, 14),
-    "Sentinel-2": ([1.00, 1.00, 1.00, 1.00, 0.99, 1.00], [0.0] * 6, 0.005, [None] * 6, 12),
+    "Sentinel-2": ([1.00, 1.00, 1.00, 1.03, 0.99, 1.00], [0.0] * 6, 0.005, [None] * 6, 12),
 }
 DEM_EPOCH_YEAR = 2013
 #: Gaussian point-spread sigma of every sensor, in its native pixels (MTF 0.25 at Nyquist).
@@ -176,13 +198,15 @@ def _sensor_image(refl: np.ndarray, plan: ScenePlan, rng: np.random.Generator) -
     gain = np.asarray(gains, np.float32)[:, None, None]
     offset = np.asarray(offsets, np.float32)[:, None, None]
 
+    sin_el = np.sin(np.radians(max(plan.sun_elevation, 5.0)))
+
     def radiometry(img: np.ndarray, bands: slice) -> np.ndarray:
         img = img * gain[bands] + offset[bands] + noise * rng.standard_normal(img.shape).astype(np.float32)
-        for i, sat in enumerate(saturation[bands]):
-            if sat is not None:
-                img[i] = np.minimum(img[i], sat)
-        step = 1.2 / (2 ** bits - 1)
-        return np.round(np.clip(img, 0, None) / step) * step
+        for i, rho in enumerate(saturation[bands]):
+            clip = np.inf if rho is None else rho / sin_el  # a fixed radiance: a reflectance that rises as the sun sinks
+            step = (1.2 if rho is None else clip) / (2 ** bits - 1)
+            img[i] = np.round(np.clip(img[i], 0, clip) / step) * step
+        return img
 
     # realism (v3): the optics' point spread before the detector.  Sentinel-2 MSI's MTF at Nyquist
     # is specified at 0.15-0.3 (ESA S2 MSI requirements), Landsat TM/ETM+/OLI's is similar for
@@ -502,7 +526,13 @@ def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator, *
     sin_el = np.sin(np.radians(max(el, 1.0)))
     direct = np.clip(shade / sin_el, 0, 1.6) * (~cast)
     sky_view = np.cos(np.radians(slope_true) / 2) ** 2
-    light = (1 - _DIFFUSE)[:, None, None] * direct[None] + _DIFFUSE[:, None, None] * sky_view[None]
+    # realism (v9): the sky is brightest around the sun.  Hay & Davies (1980): a share of the diffuse
+    # light equal to the direct beam's transmittance comes from the sun's direction, so it falls like the
+    # direct beam (by the incidence angle, nothing in cast shadow); only the rest is isotropic
+    # (was: all of it, so shadowed snow kept a third of its blue and fs1 took it for bare ice)
+    circumsolar = np.exp(-_OPTICAL_DEPTH / sin_el)[:, None, None]
+    diffuse = _DIFFUSE[:, None, None]
+    light = (1 - diffuse + diffuse * circumsolar) * direct[None] + diffuse * (1 - circumsolar) * sky_view[None]
     path = _PATH * rng.uniform(0.6, 1.8) * (1 + 0.5 * (1 - sin_el))  # haze of the day
     toa = refl * light + path[:, None, None]
 
@@ -511,7 +541,12 @@ def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator, *
 
     # --- sensor ---------------------------------------------------------------------------
     # atmosphere / calibration of this acquisition: a common gain and a small per-band jitter
-    toa = toa * (rng.uniform(0.85, 1.15) * rng.uniform(0.95, 1.05, size=6).astype(np.float32))[:, None, None]
+    # realism (v9): +-7 % and +-3 % (were +-15 % and +-5 %): top-of-atmosphere reflectance is already
+    # normalised for the sun; what is left is the two-way transmittance of a clear sky over a glacier
+    # (aerosol optical depth 0.03-0.15 at 1-3 km moves it by a few per cent) and the sensors'
+    # absolute calibration (3-5 %; Markham & Helder 2012).  +-15 % moved firn across both of the
+    # paper's NIR thresholds (0.40 / 0.55, a ratio of 1.4) from one scene to the next
+    toa = toa * (rng.uniform(0.93, 1.07) * rng.uniform(0.97, 1.03, size=6).astype(np.float32))[:, None, None]
     optical = _sensor_image(toa.astype(np.float32), plan, rng)
     if plan.sensor == "Landsat 7" and plan.date > schema.LANDSAT7_SLC_OFF:
         gaps = _slc_gaps(shape, rng)

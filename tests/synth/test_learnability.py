@@ -1,4 +1,13 @@
-"""The synthetic benchmark is neither trivial nor impossible, and the 33x33 context helps.
+"""The synthetic benchmark is neither trivial nor impossible, and whether the 33x33 context helps.
+
+Generator version 9: context no longer helps the forests.  Scale 0.03, seed 0: 0.747 -> 0.726
+(seed 1: 0.681 -> 0.678; scale 0.05, seed 0: 0.662 -> 0.650; scale 0.02: 0.651 -> 0.661); the
+frequent classes move by -0.05 to +0.02 (ice 0.868 -> 0.866, snow 0.866 -> 0.881, debris 0.826 ->
+0.775, firn 0.743 -> 0.745, shadow 0.889 -> 0.841 at scale 0.03).  v9 made the centre pixel more
+telling (sun-dependent Landsat saturation, scene gain +-7 % instead of +-15 %, shadowed snow that is
+dark: centre 0.609 -> 0.747), which the published models confirmed as more realistic.  The
+context test below is kept, marked as an expected failure, so that it fails loudly (strict) as
+soon as a generator makes context help again; see docs/simulator.md.
 
 Generator version 8: scale 0.03, seed 0: 0.609 -> 0.620 (true labels; raw 0.575 -> 0.589): with
 Iceland's bare ice no longer inside debris cover, the centre pixel recognises it (ice 0.839 ->
@@ -91,6 +100,8 @@ def store_003(tmp_path_factory):
     return generate_store(tmp_path_factory.mktemp("learn") / "s.zarr", scale=0.03, seed=0)
 
 
+@pytest.mark.xfail(strict=True, reason="simulator v9: the 23-feature window summary no longer adds to the forests' "
+                   "centre pixel (scale 0.03, seed 0: macro-F1 0.747 -> 0.726); see the module docstring")
 def test_context_beats_the_centre_pixel(store_003):
     true, raw = store_003.true_labels(), store_003.labels("raw")
     centre_pred = _out_of_fold_predictions(store_003, _centre)

@@ -106,9 +106,11 @@ def test_eq2_and_eq3_find_the_process_in_true_facies_maps(synth_store, tmp_path)
     # each predictor relates to the balance with the physical sign
     corr = feats[["snow_ratio", "snowline_norm", "albedo", "smb"]].corr()["smb"]
     assert corr["snow_ratio"] > 0.3 and corr["snowline_norm"] < -0.5 and corr["albedo"] > 0.2
-    # Eq. 2 with glacier folds predicts unseen glaciers (paper: r 0.65, RMSE 0.60 m w.e.)
+    # Eq. 2 with glacier folds predicts unseen glaciers (paper: r 0.65, RMSE 0.60 m w.e.).  Simulator v9
+    # (new sensor radiometry and sky light): r 0.512, RMSE 1.054 on this store (v8 0.593,
+    # 0.983), its albedo and snowline relating less closely to the balance (0.41 / -0.63 against 0.47 / -0.66)
     scores = report.global_model.scores
-    assert scores["r"] > 0.5 and scores["rmse"] < 1.0, scores
+    assert scores["r"] > 0.5 and scores["rmse"] < 1.1, scores
     assert report.global_model.coefficients["snowline_norm"] < 0
     # Eq. 3's premise holds within glaciers: years with more snow cover have a higher balance
     multi = feats[feats.groupby("glacier")["glacier"].transform("size") >= 4]
