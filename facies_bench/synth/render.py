@@ -192,13 +192,16 @@ def _upsample(img: np.ndarray, k: int) -> np.ndarray:
     return np.stack([ndimage.zoom(band, k, order=1, mode="nearest", grid_mode=True) for band in img])
 
 
-def _sensor_image(refl: np.ndarray, plan: ScenePlan, rng: np.random.Generator) -> np.ndarray:
-    """Resample to the sensor's native grid, add its radiometry, resample back to 10 m."""
+def _sensor_image(refl: np.ndarray, plan: ScenePlan, rng: np.random.Generator, *, sin_el: float) -> np.ndarray:
+    """Resample to the sensor's native grid, add its radiometry, resample back to 10 m.
+
+    ``sin_el`` is the sine of the sun's elevation that lit the scene (a saturation radiance is a
+    reflectance of rho' / sin_el); a numpy float64, so the clipping runs in float64 as the stores'
+    content hashes assume.
+    """
     gains, offsets, noise, saturation, bits = _SENSOR[plan.sensor]
     gain = np.asarray(gains, np.float32)[:, None, None]
     offset = np.asarray(offsets, np.float32)[:, None, None]
-
-    sin_el = np.sin(np.radians(max(plan.sun_elevation, 5.0)))
 
     def radiometry(img: np.ndarray, bands: slice) -> np.ndarray:
         img = img * gain[bands] + offset[bands] + noise * rng.standard_normal(img.shape).astype(np.float32)
@@ -547,7 +550,7 @@ def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator, *
     # absolute calibration (3-5 %; Markham & Helder 2012).  +-15 % moved firn across both of the
     # paper's NIR thresholds (0.40 / 0.55, a ratio of 1.4) from one scene to the next
     toa = toa * (rng.uniform(0.93, 1.07) * rng.uniform(0.97, 1.03, size=6).astype(np.float32))[:, None, None]
-    optical = _sensor_image(toa.astype(np.float32), plan, rng)
+    optical = _sensor_image(toa.astype(np.float32), plan, rng, sin_el=sin_el)
     if plan.sensor == "Landsat 7" and plan.date > schema.LANDSAT7_SLC_OFF:
         gaps = _slc_gaps(shape, rng)
         optical[:, gaps] = np.nan  # nodata, not a dark surface
