@@ -30,6 +30,7 @@ zarr-python and fsspec; both verify the checksums.  Writes always go through zar
 from __future__ import annotations
 
 import asyncio
+import atexit
 import datetime as _dt
 import hashlib
 import json
@@ -44,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import zarr
+from zarr.core import sync as _zarr_sync_module
 from zarr.core.sync import sync as _zarr_sync
 
 from facies_bench import schema
@@ -343,6 +345,25 @@ def _drain_zarr_tasks() -> None:
         _zarr_sync(drain(), timeout=30)
     except Exception:  # noqa: BLE001 - tidying up after an error already being reported
         pass
+
+
+def _stop_zarr_loop(timeout: float = 10.0) -> None:
+    """Stop zarr-python's I/O thread at exit, waiting up to ``timeout`` seconds for it.
+
+    zarr 3.1's own exit hook waits only 0.2 s; on a loaded machine the thread is often not
+    scheduled in time, and the hook then closes a running loop, printing "Thread did not finish
+    cleanly" and a RuntimeError traceback after a command's output.  Registered after zarr's
+    import, this hook runs before zarr's (exit hooks run last-in, first-out), which then finds the
+    loop stopped.
+    """
+    loop, thread = _zarr_sync_module.loop[0], _zarr_sync_module.iothread[0]
+    if loop is None or thread is None or not thread.is_alive() or loop.is_closed():
+        return
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout)
+
+
+atexit.register(_stop_zarr_loop)
 
 
 def find_bad_chunks(arr: zarr.Array, name: str, *, first_rows: Iterable[int] | None = None,

@@ -175,6 +175,29 @@ def build_paper_cnn(in_channels: int, n_classes: int = schema.N_CLASSES, **hpara
     return PaperCNN(in_channels, n_classes, **hparams)
 
 
+class CentrePixelOnly(nn.Module):
+    """A backbone fed patches whose every pixel is the centre pixel: the same model, without context.
+
+    The context ablation of issue 15 ("a model with 33x33 context beats the same model on the
+    centre pixel"): architecture, parameters, recipe and augmentation stay those of the backbone;
+    only the neighbourhood's information is gone.
+    """
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The backbone's logits for (N, C, H, W) patches reduced to their centre pixel."""
+        c_row, c_col = x.shape[-2] // 2, x.shape[-1] // 2
+        return self.backbone(x[..., c_row:c_row + 1, c_col:c_col + 1].expand_as(x).contiguous())
+
+
+def build_paper_cnn_centre_only(in_channels: int, n_classes: int = schema.N_CLASSES, **hparams: Any) -> CentrePixelOnly:
+    """The paper's CNN (Fig. 3) on the centre pixel alone, broadcast over the patch (200,072 parameters)."""
+    return CentrePixelOnly(build_paper_cnn(in_channels, n_classes, **hparams))
+
+
 def count_parameters(module: nn.Module, *, trainable_only: bool = False) -> int:
     """Parameter count as Keras reports it: weights plus batch-norm moving means and variances.
 

@@ -82,6 +82,27 @@ def test_paper_cnn_baseline_checkpoint_loads_without_the_file(baselines_dir, cle
     np.testing.assert_array_equal(load_model(path).predict_proba(patches), model.predict_proba(patches))
 
 
+def test_centre_only_cnn_sees_the_centre_pixel_and_nothing_else(baselines_dir, clean_registry, tiny_store, tmp_path):
+    """The context ablation: the paper's CNN, unchanged, on the centre pixel broadcast over the patch."""
+    import_submission(baselines_dir / "paper_cnn_centre_only.py")
+    assert get_model_entry("cnn_baseline_centre_only").importable
+    torch.manual_seed(0)
+    model = FaciesModel.from_registry("cnn_baseline_centre_only", features=4, store=tiny_store, seed=0)
+    assert count_parameters(model.backbone) == 200_072
+    patches = tiny_store.read_patches(slice(0, 8))
+    c = schema.PATCH_SIZE // 2
+    neighbours = patches.copy()
+    neighbours[:, :, :c] = patches[::-1, :, :c]  # every row above the centre from another patch
+    neighbours[:, :, c, c + 1:] = patches[::-1, :, c, c + 1:]
+    np.testing.assert_allclose(model.predict_proba(neighbours), model.predict_proba(patches), rtol=1e-5, atol=1e-6)
+    centre = patches.copy()
+    centre[:, :, c, c] = patches[::-1, :, c, c]
+    assert not np.allclose(model.predict_proba(centre), model.predict_proba(patches), atol=1e-4)
+    path = save_checkpoint(model, tmp_path / "centre_only.pt")
+    clean_registry.unregister_model("cnn_baseline_centre_only")
+    np.testing.assert_array_equal(load_model(path).predict_proba(patches), model.predict_proba(patches))
+
+
 @pytest.mark.parametrize(("channels", "size"), [(6, 33), (11, 33), (11, 45)])
 def test_timm_backbone_shapes(baselines_dir, clean_registry, channels, size):
     import_submission(baselines_dir / "timm_backbone.py")
