@@ -25,7 +25,6 @@ from facies_bench.models.wrapper import FaciesModel
 
 __all__ = [
     "FaciesModel", "ModelEntry", "PaperCNN", "build_paper_cnn", "build_paper_cnn_centre_only", "collect_registrations",
-    "count_parameters",
-    "create_model", "get_model_entry", "import_keras_weights", "import_submission", "list_models", "load_model",
-    "load_norm_stats", "read_checkpoint", "register_model", "save_checkpoint", "unregister_model",
+    "count_parameters", "create_model", "get_model_entry", "import_keras_weights", "import_submission", "list_models",
+    "load_model", "load_norm_stats", "read_checkpoint", "register_model", "save_checkpoint", "unregister_model",
 ]
