@@ -44,7 +44,7 @@ CLASS_SHARE_PCT = np.asarray(paper.CLASS_SHARE_PCT)
 #: 16.4 % of all labels (paper: 16 %).  Shadow, water and cloud get none: they were never
 #: pruned, and the experts' cross-check agreed on 99.96 % of shadow and 100 % of cloud labels
 #: (Table 1); shadow truth is by construction the radiometric minimum the experts labelled, and
-#: lakes are sharp-edged (their slush-like rims are part of the lake in the truth).
+#: lakes are sharp-edged (their shallow rims are part of the lake in the truth).
 NOISE_RATE = PRUNED_TABLE3.copy()
 #: Raw label -> true classes a wrong label can hide (neighbours across a transition), with weights.
 NOISE_NEIGHBOURS: dict[int, tuple[tuple[int, float], ...]] = {

@@ -15,7 +15,7 @@ Facies are placed as the paper's annotators describe them (Section 2, "Labelling
 * refrozen-like patches in a narrow band around the firn line, i.e. next to firn (paper), most
   common in Svalbard and least in the Alps (Table 5);
 * supraglacial lakes in flat parts of the ablation area (Svalbard and Iceland most, none in
-  Scandinavia, Table 5);
+  Scandinavia, Table 5): meltwater over ice, blue-turquoise and black in the NIR (Beer-Lambert);
 * shadow as an expert sees it: the scene's radiometric minima.  Illumination is rendered into
   radiance first (direct beam x incidence, zero in cast shadow; circumsolar sky light likewise,
   the isotropic rest x sky view; path radiance), then a glacier pixel is shadow where its
@@ -33,15 +33,16 @@ Zones define the class, pixels deviate (the experts "kept continuous zones consi
 individual pixels deviated"): multi-scale surface heterogeneity, mixed surfaces (bare-ice
 exposures and snow remnants in the firn zone, wet snow, weathering crust), crevasse fields on
 ice, debris texture, slush on low ice that looks like refrozen-like ice (which only sits next to
-firn), lakes with slush-like rims, water- or ice-phase clouds, and a per-scene surface state,
+firn), lakes shallow at the shore, water- or ice-phase clouds, and a per-scene surface state,
 haze and gain, so that a single pixel is ambiguous where its surroundings are not.
 
 Reflectance follows the paper's cues (NIR >~0.55 snow, 0.40-0.55 firn, <~0.40 ice; bright-blue
-refrozen-like; yellow-brown firn; SWIR-bright, reddish debris and cloud; dark water and
-shadow), with values in the range of Hall et al. (1988) and Pope and Rees (2014) field spectra.
+refrozen-like; yellow-brown firn; SWIR-bright, reddish debris and cloud; dark shadow; water that is
+blue over its ice bed and black in the NIR), with values in the range of Hall et al. (1988) and Pope and Rees (2014) field spectra.
 Terrain lights the scene: direct sun scaled by the incidence angle (hillshade over the true DEM,
 zero in cast shadow) plus a band-dependent diffuse sky term, whose circumsolar part falls like the
-direct beam (Hay & Davies 1980), and atmospheric path reflectance.
+direct beam (Hay & Davies 1980), and atmospheric path reflectance; the surroundings' scattered light
+adds to each pixel (the adjacency effect).
 Sensors: Landsat bands are averaged to 30 m, given noise, 8-bit quantisation and saturation at a
 fixed radiance for Landsat 5/7 (a reflectance of rho' / sin(sun elevation)), then resampled
 bilinearly to 10 m (the paper's resampling); Sentinel-2 SWIR goes through 20 m.  Landsat 7 scenes
@@ -105,7 +106,20 @@ _CONTINUUM = np.array([
 _REFROZEN = np.array([0.60, 0.51, 0.35, 0.17, 0.028, 0.020], np.float32)
 #: Slush / wet ice: blue like refrozen-like ice, a little darker in red and NIR.
 _SLUSH = np.array([0.56, 0.47, 0.31, 0.14, 0.022, 0.016], np.float32)
-_WATER = np.array([0.20, 0.16, 0.08, 0.035, 0.012, 0.008], np.float32)
+# realism (v10): a supraglacial lake is a layer of meltwater over glacier ice, not a dark surface: its
+# reflectance follows Beer-Lambert attenuation down to the ice bed and back (Philpot 1989; the model
+# of Sneed & Hamilton 2007 and Pope et al. 2016 for lake depth from Landsat),
+# R = R_inf + (A_d - R_inf) exp(-g z), with the bed's albedo A_d (the ice around the lake) and the
+# two-way attenuation g ~ 2 a of pure water per band (a: Pope & Fry 1997 in the visible, Hale & Querry
+# 1973 beyond; red 0.75 m-1 is Pope et al.'s fitted value for OLI band 4), blue and green a little
+# higher for the fines that meltwater carries.  So a lake 1-4 m deep is blue-turquoise (blue ~0.4, red
+# ~0.1) and black in the NIR and SWIR already at a few decimetres.  Before: a fixed dark spectrum
+# (blue 0.20, NIR 0.035) mixed with slush at the rims, which at the top of the atmosphere had the
+# band ratios of dim ice (NIR / red 0.53), and the published models called the lakes shadow.
+_WATER_ATTENUATION = np.array([0.11, 0.20, 0.75, 8.6, 1350.0, 5800.0], np.float32)  # g, m-1
+#: Optically deep water, including the ~2 % Fresnel reflection of the sky (Pope et al. 2016).
+_DEEP_WATER = np.array([0.05, 0.035, 0.012, 0.004, 0.002, 0.001], np.float32)
+_LAKE_MAX_DEPTH_M = 4.0
 _CLOUD = np.array([0.80, 0.79, 0.78, 0.77, 0.55, 0.42], np.float32)
 _FRESH_SNOW = np.array([0.95, 0.94, 0.92, 0.86, 0.30, 0.22], np.float32)
 _ROCK = np.array([0.10, 0.12, 0.14, 0.20, 0.25, 0.20], np.float32)
@@ -159,6 +173,9 @@ _SENSOR: dict[str, tuple[list[float], list[float], float, list[float | None], in
     "Sentinel-2": ([1.00, 1.00, 1.00, 1.03, 0.99, 1.00], [0.0] * 6, 0.005, [None] * 6, 12),
 }
 DEM_EPOCH_YEAR = 2013
+#: Width (Gaussian sigma, 10 m pixels) of the surroundings whose scattered light adds to a pixel: the
+#: near part of the environment function of a 1-2 km boundary layer (Richter 1990 corrects over 0.5-1 km).
+_ADJACENCY_SIGMA_PX = 20.0
 #: Gaussian point-spread sigma of every sensor, in its native pixels (MTF 0.25 at Nyquist).
 _PSF_SIGMA = 0.53
 #: Normalised snowlines beyond these put the whole glacier under snow / free of snow.
@@ -431,17 +448,38 @@ def _debris_wet_and_lakes(truth: np.ndarray, refl: np.ndarray, land: Landscape, 
         truth[refrozen] = REFROZEN
         tone = np.clip((blobs - (2.3 - refrozen_abundance * 1.2)) / 0.5, 0.45, 0.95)[None]
         refl = np.where(refrozen[None], tone * _REFROZEN[:, None, None] + (1 - tone) * refl, refl)
-    # supraglacial lakes: flat, compact ponds of 50-200 m in the ablation area, dark and deep in
-    # the middle, turquoise and slush-like at their shallow rims
+    # supraglacial lakes: flat, compact ponds of 50-200 m in the ablation area, shallow at the shore
+    # and up to 4 m deep in the middle, over the ice they melted into
     if lake_abundance > 0:
         lakes_noise = smooth_noise(rng, shape, 6)
         threshold = 2.9 - 0.5 * lake_abundance
         lakes = (lakes_noise > threshold) & (age < firnline - 0.03) & (slope_true < 10) & (truth == ICE)
         truth[lakes] = WATER
-        depth = np.clip((lakes_noise - threshold) / 0.5, 0.25, 1)[None]
-        lake_refl = depth * _WATER[:, None, None] + (1 - depth) * _SLUSH[:, None, None]
-        refl = np.where(lakes[None], 0.85 * lake_refl + 0.15 * refl, refl)
+        # the larger the basin, the deeper the lake (Sneed & Hamilton 2007): 0.2 m at the shore
+        depth_m = _LAKE_MAX_DEPTH_M * np.clip((lakes_noise - threshold) / 0.8, 0.05, 1)
+        refl = np.where(lakes[None], lake_reflectance(refl, depth_m), refl)
     return refl
+
+
+def lake_reflectance(bed: np.ndarray, depth_m: np.ndarray) -> np.ndarray:
+    """Reflectance (6, H, W) of meltwater ``depth_m`` deep (H, W) over a bed of reflectance ``bed`` (6, H, W).
+
+    Beer-Lambert attenuation down and back (Philpot 1989): the bed's signal fades towards that of
+    optically deep water, fastest in the NIR and SWIR.
+    """
+    deep = _DEEP_WATER[:, None, None]
+    return deep + (bed - deep) * np.exp(-_WATER_ATTENUATION[:, None, None] * np.asarray(depth_m)[None])
+
+
+def with_adjacency(toa: np.ndarray) -> np.ndarray:
+    """Add the surroundings' scattered light to every pixel of a surface signal (6, H, W), path radiance apart.
+
+    Of the upward radiance, a share (1 - exp(-tau)) / 2 per band comes from the surroundings'
+    average (Gaussian, ``_ADJACENCY_SIGMA_PX``) instead of the pixel; see ``simulate_scene``.
+    """
+    share = 0.5 * (1 - np.exp(-_OPTICAL_DEPTH))[:, None, None]
+    surroundings = ndimage.gaussian_filter(toa, sigma=(0, _ADJACENCY_SIGMA_PX, _ADJACENCY_SIGMA_PX), mode="nearest")
+    return (1 - share) * toa + share * surroundings
 
 
 def _veil_and_clouds(toa: np.ndarray, light: np.ndarray, path: np.ndarray, plan: ScenePlan,
@@ -537,7 +575,13 @@ def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator, *
     diffuse = _DIFFUSE[:, None, None]
     light = (1 - diffuse + diffuse * circumsolar) * direct[None] + diffuse * (1 - circumsolar) * sky_view[None]
     path = _PATH * rng.uniform(0.6, 1.8) * (1 + 0.5 * (1 - sin_el))  # haze of the day
-    toa = refl * light + path[:, None, None]
+    # realism (v10): the adjacency effect.  Light reflected by the surroundings and scattered into the
+    # view adds to every pixel's signal: of the upward radiance, the diffuse transmittance's share comes
+    # from the neighbourhood's average instead of the pixel (Tanre et al. 1981; Richter 1990; Vermote
+    # et al. 1997).  In single scattering half of what the air scatters goes on upwards, so the share is
+    # (1 - exp(-tau)) / 2 at a nadir view: 10 % in the blue, 2.5 % in the NIR.  So a shadow or a lake
+    # next to sunlit snow is bluer and brighter than the same surface amid dark rock.
+    toa = with_adjacency(refl * light) + path[:, None, None]
 
     toa, alpha, flags, cloud_cover = _veil_and_clouds(toa, light, path, plan, rng)
     _expert_shadow(truth, toa, light, direct, outline, alpha)
