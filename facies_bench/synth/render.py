@@ -115,7 +115,7 @@ _SLUSH = np.array([0.56, 0.47, 0.31, 0.14, 0.022, 0.016], np.float32)
 # higher for the fines that meltwater carries.  So a lake 1-4 m deep is blue-turquoise (blue ~0.4, red
 # ~0.1) and black in the NIR and SWIR already at a few decimetres.  Before: a fixed dark spectrum
 # (blue 0.20, NIR 0.035) mixed with slush at the rims, which at the top of the atmosphere had the
-# band ratios of dim ice (NIR / red 0.53), and the published models called the lakes shadow.
+# band ratios of dim ice (NIR / red 0.54), and the published models called the lakes shadow.
 _WATER_ATTENUATION = np.array([0.11, 0.20, 0.75, 8.6, 1350.0, 5800.0], np.float32)  # g, m-1
 #: Optically deep water, including the ~2 % Fresnel reflection of the sky (Pope et al. 2016).
 _DEEP_WATER = np.array([0.05, 0.035, 0.012, 0.004, 0.002, 0.001], np.float32)
