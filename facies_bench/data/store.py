@@ -46,7 +46,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import zarr
 from zarr.core import sync as _zarr_sync_module
-from zarr.core.sync import sync as _zarr_sync
 
 from facies_bench import schema
 from facies_bench.atomic import replace_dir
@@ -237,7 +236,7 @@ def _read_rows(arr: zarr.Array, rows: np.ndarray) -> np.ndarray:
     async def read_all() -> list:
         return await asyncio.gather(*(arr.async_array.getitem(slice(int(r[0]), int(r[-1]) + 1)) for r in runs))
 
-    return np.concatenate(_zarr_sync(read_all()))
+    return np.concatenate(_zarr_sync_module.sync(read_all()))
 
 
 #: The process that first used TensorStore.  TensorStore's threads do not survive ``fork``: a forked
@@ -342,7 +341,7 @@ def _drain_zarr_tasks() -> None:
         await asyncio.gather(*pending, return_exceptions=True)
 
     try:
-        _zarr_sync(drain(), timeout=30)
+        _zarr_sync_module.sync(drain(), timeout=30)
     except Exception:  # noqa: BLE001 - tidying up after an error already being reported
         pass
 

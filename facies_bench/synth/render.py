@@ -138,6 +138,16 @@ _PATH = np.array([0.035, 0.022, 0.012, 0.006, 0.002, 0.001], np.float32)
 #: Clear-sky optical depth per band at 1-2 km: Rayleigh (Bodhaine et al. 1999) plus a background
 #: aerosol of 0.06 at 550 nm, Angstrom exponent 1.3 (Arctic and alpine summer, AERONET).
 _OPTICAL_DEPTH = np.array([0.21, 0.145, 0.089, 0.05, 0.017, 0.011], np.float32)
+# realism (v10): the adjacency effect.  Light reflected by the surroundings and scattered into the
+# view adds to every pixel's signal: of the upward radiance, the diffuse transmittance's share comes
+# from the neighbourhood's average instead of the pixel (Tanre et al. 1981; Richter 1990; Vermote
+# et al. 1997).  In single scattering half of what the air scatters goes on upwards, so the share is
+# (1 - exp(-tau)) / 2 at a nadir view: 10 % in the blue, 2.5 % in the NIR.  So a shadow or a lake
+# next to sunlit snow is bluer and brighter than the same surface amid dark rock.
+_ADJACENCY_SHARE = (0.5 * (1 - np.exp(-_OPTICAL_DEPTH)))[:, None, None]
+#: Width (Gaussian sigma, 10 m pixels) of the surroundings whose scattered light adds to a pixel: the
+#: near part of the environment function of a 1-2 km boundary layer (Richter 1990 corrects over 0.5-1 km).
+_ADJACENCY_SIGMA_PX = 20.0
 # region -> (terminus debris extent up-flow from the glacier's end, in flow lengths; refrozen
 # abundance; lake abundance)
 # realism (v8): Iceland's outlets carry debris in a marginal band, their lower ablation areas
@@ -173,9 +183,6 @@ _SENSOR: dict[str, tuple[list[float], list[float], float, list[float | None], in
     "Sentinel-2": ([1.00, 1.00, 1.00, 1.03, 0.99, 1.00], [0.0] * 6, 0.005, [None] * 6, 12),
 }
 DEM_EPOCH_YEAR = 2013
-#: Width (Gaussian sigma, 10 m pixels) of the surroundings whose scattered light adds to a pixel: the
-#: near part of the environment function of a 1-2 km boundary layer (Richter 1990 corrects over 0.5-1 km).
-_ADJACENCY_SIGMA_PX = 20.0
 #: Gaussian point-spread sigma of every sensor, in its native pixels (MTF 0.25 at Nyquist).
 _PSF_SIGMA = 0.53
 #: Normalised snowlines beyond these put the whole glacier under snow / free of snow.
@@ -474,12 +481,11 @@ def lake_reflectance(bed: np.ndarray, depth_m: np.ndarray) -> np.ndarray:
 def with_adjacency(toa: np.ndarray) -> np.ndarray:
     """Add the surroundings' scattered light to every pixel of a surface signal (6, H, W), path radiance apart.
 
-    Of the upward radiance, a share (1 - exp(-tau)) / 2 per band comes from the surroundings'
-    average (Gaussian, ``_ADJACENCY_SIGMA_PX``) instead of the pixel; see ``simulate_scene``.
+    Of the upward radiance, a share ``_ADJACENCY_SHARE`` per band comes from the surroundings'
+    average (Gaussian, ``_ADJACENCY_SIGMA_PX``) instead of the pixel (the adjacency effect).
     """
-    share = 0.5 * (1 - np.exp(-_OPTICAL_DEPTH))[:, None, None]
     surroundings = ndimage.gaussian_filter(toa, sigma=(0, _ADJACENCY_SIGMA_PX, _ADJACENCY_SIGMA_PX), mode="nearest")
-    return (1 - share) * toa + share * surroundings
+    return (1 - _ADJACENCY_SHARE) * toa + _ADJACENCY_SHARE * surroundings
 
 
 def _veil_and_clouds(toa: np.ndarray, light: np.ndarray, path: np.ndarray, plan: ScenePlan,
@@ -575,13 +581,7 @@ def simulate_scene(plan: ScenePlan, land: Landscape, rng: np.random.Generator, *
     diffuse = _DIFFUSE[:, None, None]
     light = (1 - diffuse + diffuse * circumsolar) * direct[None] + diffuse * (1 - circumsolar) * sky_view[None]
     path = _PATH * rng.uniform(0.6, 1.8) * (1 + 0.5 * (1 - sin_el))  # haze of the day
-    # realism (v10): the adjacency effect.  Light reflected by the surroundings and scattered into the
-    # view adds to every pixel's signal: of the upward radiance, the diffuse transmittance's share comes
-    # from the neighbourhood's average instead of the pixel (Tanre et al. 1981; Richter 1990; Vermote
-    # et al. 1997).  In single scattering half of what the air scatters goes on upwards, so the share is
-    # (1 - exp(-tau)) / 2 at a nadir view: 10 % in the blue, 2.5 % in the NIR.  So a shadow or a lake
-    # next to sunlit snow is bluer and brighter than the same surface amid dark rock.
-    toa = with_adjacency(refl * light) + path[:, None, None]
+    toa = with_adjacency(refl * light) + path[:, None, None]  # realism (v10): the adjacency effect
 
     toa, alpha, flags, cloud_cover = _veil_and_clouds(toa, light, path, plan, rng)
     _expert_shadow(truth, toa, light, direct, outline, alpha)
