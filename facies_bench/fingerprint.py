@@ -47,6 +47,8 @@ class ModelFingerprint:
     layers: list[LayerStats] = field(default_factory=list)
     accuracy: float | None = None  #: against ``labels`` when given
     macro_f1: float | None = None
+    class_f1: dict[str, float] | None = None  #: F1 of each class present in ``labels``
+    group_accuracy: dict[str, float] | None = None  #: accuracy within each group (region, sensor...) when given
 
     @property
     def deeper_offset_sd(self) -> float:
@@ -63,6 +65,7 @@ class Fingerprint:
     n_patches: int
     normalisation: str
     models: list[ModelFingerprint]
+    group_sizes: dict[str, int] | None = None  #: patches per group, when grouped
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of the fingerprint and every model's."""
@@ -116,8 +119,8 @@ def _running_stats(bn: nn.BatchNorm2d) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fingerprint_model(model: FaciesModel, patches: np.ndarray, *, name: str, data_means: np.ndarray,
-                      labels: np.ndarray | None = None) -> ModelFingerprint:
-    """One model's fingerprint of ``patches`` (raw, the model's features)."""
+                      labels: np.ndarray | None = None, groups: np.ndarray | None = None) -> ModelFingerprint:
+    """One model's fingerprint of ``patches`` (raw, the model's features); ``groups`` (N,) names a group per patch."""
     fit = fit_input_means(first_layer_of(model))
     features = tuple(model.features)
     bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
@@ -133,8 +136,15 @@ def fingerprint_model(model: FaciesModel, patches: np.ndarray, *, name: str, dat
         from sklearn.metrics import accuracy_score, f1_score
 
         pred = model.predict_proba(patches).argmax(axis=1)
+        present = np.unique(labels)
         result.accuracy = float(accuracy_score(labels, pred))
-        result.macro_f1 = float(f1_score(labels, pred, average="macro", labels=np.unique(labels), zero_division=0))
+        per_class = f1_score(labels, pred, average=None, labels=present, zero_division=0)
+        result.macro_f1 = float(np.mean(per_class))
+        result.class_f1 = {schema.CLASS_NAMES[int(c)]: float(f) for c, f in zip(present, per_class, strict=True)}
+        if groups is not None:
+            groups = np.asarray(groups)
+            result.group_accuracy = {str(g): float(accuracy_score(labels[groups == g], pred[groups == g]))
+                                     for g in np.unique(groups)}
     return result
 
 
@@ -146,14 +156,16 @@ def normalised_channel_means(patches: np.ndarray, feature_min: np.ndarray, featu
 
 
 def fingerprint(patches: np.ndarray, models: Sequence[tuple[str, FaciesModel]], *, labels: np.ndarray | None = None,
-                feature_min: np.ndarray | None = None, feature_max: np.ndarray | None = None,
+                groups: np.ndarray | None = None, feature_min: np.ndarray | None = None, feature_max: np.ndarray | None = None,
                 normalisation: str = "published") -> Fingerprint:
     """Fingerprint raw 11-feature ``patches`` with every model.
 
     Args:
         patches: (N, 11, H, W) raw patches, all features in schema order.
         models: (name, FaciesModel) pairs; each sees its own features, normalised its own way.
-        labels: (N,) true class codes, to report each model's accuracy and macro-F1 too.
+        labels: (N,) true class codes, to report each model's accuracy, macro-F1 and per-class F1 too.
+        groups: (N,) a group name per patch (its region, sensor...), to report accuracy per group
+            (needs ``labels``).
         feature_min: (11,) minima normalising the data's channel means (default: the published
             estimate).
         feature_max: (11,) maxima, likewise.
@@ -161,6 +173,9 @@ def fingerprint(patches: np.ndarray, models: Sequence[tuple[str, FaciesModel]], 
     """
     if patches.ndim != 4 or patches.shape[1] != schema.N_FEATURES:
         raise ValueError(f"patches must be (N, {schema.N_FEATURES}, H, W) raw patches of every feature; got {patches.shape}.")
+    if groups is not None and (labels is None or len(groups) != len(patches)):
+        raise ValueError(f"groups needs labels and one name per patch; got {len(groups)} names for {len(patches)} patches"
+                         f"{'' if labels is not None else ' and no labels'}.")
     if feature_min is None or feature_max is None:
         from facies_bench.published import published_norm_stats
 
@@ -169,23 +184,29 @@ def fingerprint(patches: np.ndarray, models: Sequence[tuple[str, FaciesModel]], 
     out = []
     for name, model in models:
         idx = [schema.FEATURE_NAMES.index(f) for f in model.features]
-        out.append(fingerprint_model(model, patches[:, idx], name=name, data_means=means[idx], labels=labels))
+        out.append(fingerprint_model(model, patches[:, idx], name=name, data_means=means[idx], labels=labels, groups=groups))
+    sizes = None if groups is None else {str(g): int(n) for g, n in zip(*np.unique(np.asarray(groups), return_counts=True), strict=True)}
     return Fingerprint(features=schema.FEATURE_NAMES, data_means=dict(zip(schema.FEATURE_NAMES, map(float, means), strict=True)),
-                       n_patches=int(len(patches)), normalisation=normalisation, models=out)
+                       n_patches=int(len(patches)), normalisation=normalisation, models=out, group_sizes=sizes)
 
 
-def sample_store_patches(store: Any, *, n_patches: int = 2048, seed: int = 0, folds: Sequence[int] | None = None,
-                         label_variant: str = "true") -> tuple[np.ndarray, np.ndarray]:
-    """A reproducible random sample of a store's raw patches and their labels.
-
-    ``label_variant="true"`` uses the simulator's noise-free labels when the store has them and
-    falls back to ``raw`` otherwise.
-    """
+def sample_store_rows(store: Any, *, n_patches: int = 2048, seed: int = 0, folds: Sequence[int] | None = None) -> np.ndarray:
+    """Sorted rows of a reproducible random sample of a store's labelled points (of ``folds`` only, if given)."""
     rows = np.arange(store.n_samples)
     if folds is not None:
         rows = rows[np.isin(store.column("fold"), list(folds))]
     rng = np.random.default_rng(seed)
-    chosen = np.sort(rng.choice(rows, size=min(n_patches, len(rows)), replace=False))
+    return np.sort(rng.choice(rows, size=min(n_patches, len(rows)), replace=False))
+
+
+def sample_store_patches(store: Any, *, n_patches: int = 2048, seed: int = 0, folds: Sequence[int] | None = None,
+                         label_variant: str = "true") -> tuple[np.ndarray, np.ndarray]:
+    """A reproducible random sample of a store's raw patches and their labels (rows: :func:`sample_store_rows`).
+
+    ``label_variant="true"`` uses the simulator's noise-free labels when the store has them and
+    falls back to ``raw`` otherwise.
+    """
+    chosen = sample_store_rows(store, n_patches=n_patches, seed=seed, folds=folds)
     truth = store.true_labels() if label_variant == "true" else None
     labels = truth if truth is not None else store.labels("raw" if label_variant == "true" else label_variant)
     return store.read_patches(chosen), np.asarray(labels)[chosen]

@@ -24,6 +24,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         folds: list[int] | None = typer.Option(None, "--fold", help="Sample only these folds (repeat)."),
         scene_ids: list[str] | None = typer.Option(None, "--scene-id", help="Sample random glacier pixels of these store scenes' feature rasters instead of the labelled patches (repeat)."),
         norm_stats: str = typer.Option("published", "--norm-stats", help="'published' (the estimate of the authors' min/max) or 'store' (the store's own min/max)."),
+        by: str | None = typer.Option(None, "--by", help="Also report accuracy per region, sensor, glacier or scene of the sampled labels."),
         seed: int = typer.Option(0, "--seed"),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable JSON."),
     ) -> None:
@@ -31,17 +32,24 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         from facies_bench import schema
         from facies_bench.default_dataset import resolve_store
         from facies_bench.errors import FaciesBenchError
-        from facies_bench.fingerprint import fingerprint, sample_scene_patches, sample_store_patches
+        from facies_bench.fingerprint import fingerprint, sample_scene_patches, sample_store_patches, sample_store_rows
         from facies_bench.models.keras_import import import_keras_weights
         from facies_bench.published import load_published_model, published_norm_stats
 
         if norm_stats not in ("published", "store"):
             raise FaciesBenchError(f"--norm-stats must be 'published' or 'store'; got {norm_stats!r}.")
+        if by is not None and by not in ("region", "sensor", "glacier", "scene"):
+            raise FaciesBenchError(f"--by must be region, sensor, glacier or scene; got {by!r}.")
+        if by is not None and scene_ids:
+            raise FaciesBenchError("--by groups the labelled points; it cannot be used with --scene-id.")
         opened = resolve_store(store, quick=quick)
+        groups = None
         if scene_ids:
             patches, labels = sample_scene_patches(opened, scene_ids, n_patches=n_patches, seed=seed)
         else:
             patches, labels = sample_store_patches(opened, n_patches=n_patches, seed=seed, folds=folds)
+            if by is not None:
+                groups = opened.named_column(by)[sample_store_rows(opened, n_patches=n_patches, seed=seed, folds=folds)]
         if norm_stats == "store":
             lo, hi = opened.feature_min, opened.feature_max
             stats: dict[str, Any] | str = {"features": list(schema.FEATURE_NAMES), "min": lo.tolist(), "max": hi.tolist()}
@@ -54,7 +62,8 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
                 models.append((Path(w).name, import_keras_weights(w, norm_stats=stats)))
             else:
                 models.append((w.removeprefix("published:"), load_published_model(w, norm_stats=stats)))
-        result = fingerprint(patches, models, labels=labels, feature_min=lo, feature_max=hi, normalisation=norm_stats)
+        result = fingerprint(patches, models, labels=labels, groups=groups, feature_min=lo, feature_max=hi,
+                             normalisation=norm_stats)
         if as_json:
             typer.echo(json.dumps(result.to_dict(), indent=2))
             return
@@ -85,3 +94,22 @@ def _print(result, store_path) -> None:
         layers.add_row(m.name, *cells, f"{m.deeper_offset_sd:.2f}", "" if m.accuracy is None else f"{m.accuracy:.3f}",
                        "" if m.macro_f1 is None else f"{m.macro_f1:.3f}")
     console.print(layers)
+    scored = [m for m in result.models if m.class_f1]
+    if scored:
+        classes = list(dict.fromkeys(c for m in scored for c in m.class_f1))
+        per_class = Table(title="F1 per class against the store's labels")
+        for col in ("model", *classes):
+            per_class.add_column(col, justify="right")
+        for m in scored:
+            per_class.add_row(m.name, *(f"{m.class_f1[c]:.2f}" if c in m.class_f1 else "" for c in classes))
+        console.print(per_class)
+    grouped = [m for m in result.models if m.group_accuracy]
+    if grouped:
+        names = list(grouped[0].group_accuracy)
+        per_group = Table(title="Accuracy per group (labelled points sampled)")
+        per_group.add_column("model", justify="right")
+        for g in names:
+            per_group.add_column(f"{g} ({result.group_sizes[g]})", justify="right")
+        for m in grouped:
+            per_group.add_row(m.name, *(f"{m.group_accuracy[g]:.3f}" for g in names))
+        console.print(per_group)

@@ -631,6 +631,16 @@ class FaciesStore:
             raise UnknownNameError(msg)
         return self._read(f"samples/{name}")
 
+    def named_column(self, name: str, codes: np.ndarray | None = None) -> np.ndarray:
+        """A coded column (glacier, region, sensor, scene) as names, object array in row order.
+
+        ``codes`` are the column's codes if already read (default: read them).
+        """
+        attr = {"glacier": "glacier_names", "region": "region_names", "sensor": "sensor_names", "scene": "scene_ids"}
+        if name not in attr:
+            raise UnknownNameError(f"Column {name!r} has no names; named columns: {', '.join(attr)}.")
+        return np.asarray(self.attrs[attr[name]], dtype=object)[self.column(name) if codes is None else codes]
+
     def metadata(self, variant: str = "raw"):
         """Per-sample metadata as a pandas DataFrame (one row per sample, store order).
 
@@ -645,9 +655,9 @@ class FaciesStore:
         if true is not None:
             frame["label_true"] = true
         frame["fold"] = cols["fold"].astype(np.int64)
-        for col, names in (("glacier", "glacier_names"), ("region", "region_names"), ("sensor", "sensor_names")):
-            frame[col] = np.asarray(self.attrs[names], dtype=object)[cols[col]]
-        frame["scene_id"] = np.asarray(self.attrs["scene_ids"], dtype=object)[cols["scene"]]
+        for col in ("glacier", "region", "sensor"):
+            frame[col] = self.named_column(col, cols[col])
+        frame["scene_id"] = self.named_column("scene", cols["scene"])
         frame["date"] = (np.datetime64("1970-01-01") + cols["date"].astype("timedelta64[D]")).astype(str)
         for c in ("row", "col", "x", "y"):
             frame[c] = cols[c]

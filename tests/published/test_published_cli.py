@@ -36,11 +36,36 @@ def test_fingerprint_of_whole_scene_glacier_pixels(published_env, tiny_store, ca
     assert report["n_patches"] == 40 and report["models"][0]["accuracy"] is not None  # true facies map as labels
 
 
+def test_fingerprint_per_class_and_per_region_add_up_to_the_overall_scores(published_env, tiny_store, capsys):
+    rc = main(["fingerprint", str(tiny_store.path), "-w", "fs4/fold0", "--n-patches", "96", "--by", "region", "--json"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    report = json.loads(out)
+    model = report["models"][0]
+    sizes = report["group_sizes"]
+    regions = set(np.asarray(tiny_store.attrs["region_names"])[np.unique(tiny_store.column("region"))])
+    assert set(sizes) <= regions and sum(sizes.values()) == 96 and set(model["group_accuracy"]) == set(sizes)
+    # the size-weighted accuracy of the regions is the overall accuracy, and macro-F1 the mean of the classes' F1
+    weighted = sum(model["group_accuracy"][g] * n for g, n in sizes.items()) / 96
+    assert weighted == pytest.approx(model["accuracy"])
+    assert set(model["class_f1"]) <= set(schema.CLASS_NAMES)
+    assert np.mean(list(model["class_f1"].values())) == pytest.approx(model["macro_f1"])
+
+
+def test_fingerprint_by_needs_labelled_points(published_env, tiny_store, capsys):
+    assert main(["fingerprint", str(tiny_store.path), "--by", "aspect"]) == 2
+    assert "--by must be region, sensor, glacier or scene" in capsys.readouterr().err
+    scene_id = tiny_store.scene_ids[0]
+    assert main(["fingerprint", str(tiny_store.path), "--by", "sensor", "--scene-id", scene_id]) == 2
+    assert "cannot be used with --scene-id" in capsys.readouterr().err
+
+
 def test_fingerprint_table_and_bad_norm_stats(published_env, tiny_store, capsys):
     assert main(["fingerprint", str(tiny_store.path), "-w", "fs2/fold0", "--n-patches", "32"]) == 0
     out = capsys.readouterr().out
     assert "real (models)" in out and "slope" in out and "hillshade" not in out  # fs2 has 8 channels
     assert "BN6" in out and "fs2/fold0" in out
+    assert "F1 per class" in out and "Accuracy per group" not in out  # no --by, no group table
     assert main(["fingerprint", str(tiny_store.path), "--norm-stats", "minmax"]) == 2
     assert "--norm-stats must be 'published' or 'store'" in capsys.readouterr().err
 

@@ -171,6 +171,15 @@ def test_summary_counts(tiny_store):
     assert set(summary["folds"]) == {str(k) for k in range(6)}
 
 
+def test_named_columns_match_the_metadata_frame(tiny_store):
+    frame = tiny_store.metadata()
+    assert list(tiny_store.named_column("region")) == list(frame["region"])
+    assert list(tiny_store.named_column("scene")) == list(frame["scene_id"])
+    assert set(tiny_store.named_column("sensor")) <= set(schema.SENSOR_NAMES) | {schema.UNKNOWN_SENSOR}
+    with pytest.raises(UnknownNameError, match="'fold' has no names"):
+        tiny_store.named_column("fold")
+
+
 def test_every_read_path_returns_the_rows_asked_for(tiny_store):
     all_patches = tiny_store.read_patches(slice(None))
     n = len(all_patches)
