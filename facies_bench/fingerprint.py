@@ -142,7 +142,6 @@ def fingerprint_model(model: FaciesModel, patches: np.ndarray, *, name: str, dat
         result.macro_f1 = float(np.mean(per_class))
         result.class_f1 = {schema.CLASS_NAMES[int(c)]: float(f) for c, f in zip(present, per_class, strict=True)}
         if groups is not None:
-            groups = np.asarray(groups)
             result.group_accuracy = {str(g): float(accuracy_score(labels[groups == g], pred[groups == g]))
                                      for g in np.unique(groups)}
     return result
@@ -173,9 +172,11 @@ def fingerprint(patches: np.ndarray, models: Sequence[tuple[str, FaciesModel]], 
     """
     if patches.ndim != 4 or patches.shape[1] != schema.N_FEATURES:
         raise ValueError(f"patches must be (N, {schema.N_FEATURES}, H, W) raw patches of every feature; got {patches.shape}.")
-    if groups is not None and (labels is None or len(groups) != len(patches)):
-        raise ValueError(f"groups needs labels and one name per patch; got {len(groups)} names for {len(patches)} patches"
-                         f"{'' if labels is not None else ' and no labels'}.")
+    if groups is not None:
+        groups = np.asarray(groups)
+        if labels is None or len(groups) != len(patches):
+            raise ValueError(f"groups needs labels and one name per patch; got {len(groups)} names for {len(patches)} patches"
+                             f"{'' if labels is not None else ' and no labels'}.")
     if feature_min is None or feature_max is None:
         from facies_bench.published import published_norm_stats
 
@@ -185,7 +186,7 @@ def fingerprint(patches: np.ndarray, models: Sequence[tuple[str, FaciesModel]], 
     for name, model in models:
         idx = [schema.FEATURE_NAMES.index(f) for f in model.features]
         out.append(fingerprint_model(model, patches[:, idx], name=name, data_means=means[idx], labels=labels, groups=groups))
-    sizes = None if groups is None else {str(g): int(n) for g, n in zip(*np.unique(np.asarray(groups), return_counts=True), strict=True)}
+    sizes = None if groups is None else {str(g): int(n) for g, n in zip(*np.unique(groups, return_counts=True), strict=True)}
     return Fingerprint(features=schema.FEATURE_NAMES, data_means=dict(zip(schema.FEATURE_NAMES, map(float, means), strict=True)),
                        n_patches=int(len(patches)), normalisation=normalisation, models=out, group_sizes=sizes)
 
@@ -199,17 +200,15 @@ def sample_store_rows(store: Any, *, n_patches: int = 2048, seed: int = 0, folds
     return np.sort(rng.choice(rows, size=min(n_patches, len(rows)), replace=False))
 
 
-def sample_store_patches(store: Any, *, n_patches: int = 2048, seed: int = 0, folds: Sequence[int] | None = None,
-                         label_variant: str = "true") -> tuple[np.ndarray, np.ndarray]:
-    """A reproducible random sample of a store's raw patches and their labels (rows: :func:`sample_store_rows`).
+def labelled_patches(store: Any, rows: np.ndarray, *, label_variant: str = "true") -> tuple[np.ndarray, np.ndarray]:
+    """A store's raw patches at ``rows`` and their labels.
 
     ``label_variant="true"`` uses the simulator's noise-free labels when the store has them and
     falls back to ``raw`` otherwise.
     """
-    chosen = sample_store_rows(store, n_patches=n_patches, seed=seed, folds=folds)
     truth = store.true_labels() if label_variant == "true" else None
     labels = truth if truth is not None else store.labels("raw" if label_variant == "true" else label_variant)
-    return store.read_patches(chosen), np.asarray(labels)[chosen]
+    return store.read_patches(rows), np.asarray(labels)[rows]
 
 
 def sample_scene_patches(store: Any, scene_ids: Sequence[str], *, n_patches: int = 2048,

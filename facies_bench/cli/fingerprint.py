@@ -30,16 +30,18 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
     ) -> None:
         """Channel means beside the real data's, and every batch-norm layer's offset, per published model."""
         from facies_bench import schema
+        from facies_bench.data.store import NAMED_COLUMNS
         from facies_bench.default_dataset import resolve_store
         from facies_bench.errors import FaciesBenchError
-        from facies_bench.fingerprint import fingerprint, sample_scene_patches, sample_store_patches, sample_store_rows
+        from facies_bench.fingerprint import fingerprint, labelled_patches, sample_scene_patches, sample_store_rows
         from facies_bench.models.keras_import import import_keras_weights
         from facies_bench.published import load_published_model, published_norm_stats
 
         if norm_stats not in ("published", "store"):
             raise FaciesBenchError(f"--norm-stats must be 'published' or 'store'; got {norm_stats!r}.")
-        if by is not None and by not in ("region", "sensor", "glacier", "scene"):
-            raise FaciesBenchError(f"--by must be region, sensor, glacier or scene; got {by!r}.")
+        if by is not None and by not in NAMED_COLUMNS:
+            *first, last = NAMED_COLUMNS
+            raise FaciesBenchError(f"--by must be {', '.join(first)} or {last}; got {by!r}.")
         if by is not None and scene_ids:
             raise FaciesBenchError("--by groups the labelled points; it cannot be used with --scene-id.")
         opened = resolve_store(store, quick=quick)
@@ -47,9 +49,10 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
         if scene_ids:
             patches, labels = sample_scene_patches(opened, scene_ids, n_patches=n_patches, seed=seed)
         else:
-            patches, labels = sample_store_patches(opened, n_patches=n_patches, seed=seed, folds=folds)
+            rows = sample_store_rows(opened, n_patches=n_patches, seed=seed, folds=folds)
+            patches, labels = labelled_patches(opened, rows)
             if by is not None:
-                groups = opened.named_column(by)[sample_store_rows(opened, n_patches=n_patches, seed=seed, folds=folds)]
+                groups = opened.named_column(by)[rows]
         if norm_stats == "store":
             lo, hi = opened.feature_min, opened.feature_max
             stats: dict[str, Any] | str = {"features": list(schema.FEATURE_NAMES), "min": lo.tolist(), "max": hi.tolist()}

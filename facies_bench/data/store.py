@@ -73,6 +73,8 @@ REQUIRED_ATTRS = (
     "feature_names", "feature_min", "feature_max", "glacier_names", "region_names", "sensor_names",
     "scene_ids", "n_samples", "is_synthetic", "provenance", "label_variants", "complete", integrity.INTEGRITY_ATTR,
 )
+#: Coded sample columns and the store attribute that names their codes (``FaciesStore.named_column``).
+NAMED_COLUMNS = {"region": "region_names", "sensor": "sensor_names", "glacier": "glacier_names", "scene": "scene_ids"}
 SAMPLE_COLUMNS = ("sample_id", "fold", "glacier", "region", "sensor", "scene", "date", "row", "col", "x", "y")
 _SAMPLE_DTYPES = {
     "sample_id": "int64", "fold": "int8", "glacier": "int16", "region": "int8", "sensor": "int8",
@@ -636,10 +638,9 @@ class FaciesStore:
 
         ``codes`` are the column's codes if already read (default: read them).
         """
-        attr = {"glacier": "glacier_names", "region": "region_names", "sensor": "sensor_names", "scene": "scene_ids"}
-        if name not in attr:
-            raise UnknownNameError(f"Column {name!r} has no names; named columns: {', '.join(attr)}.")
-        return np.asarray(self.attrs[attr[name]], dtype=object)[self.column(name) if codes is None else codes]
+        if name not in NAMED_COLUMNS:
+            raise UnknownNameError(f"Column {name!r} has no names; named columns: {', '.join(NAMED_COLUMNS)}.")
+        return np.asarray(self.attrs[NAMED_COLUMNS[name]], dtype=object)[self.column(name) if codes is None else codes]
 
     def metadata(self, variant: str = "raw"):
         """Per-sample metadata as a pandas DataFrame (one row per sample, store order).
