@@ -85,7 +85,12 @@ _CONTINUUM_POS = np.array([0.0, 0.95, 1.05, 1.95, 2.05, 3.0])
 # Wiscombe 1980), which gives firn the "yellow-brown" look the experts used as a cue (paper).
 _CONTINUUM = np.array([
     [0.36, 0.33, 0.28, 0.18, 0.030, 0.022],  # dirty ice
-    [0.58, 0.54, 0.47, 0.30, 0.045, 0.035],  # clean ice just below the firn line
+    # realism (v11): clean ice just below the firn line whiter and bluer (was 0.58 / 0.54 / 0.47 / 0.30
+    # blue / green / red / NIR): high bare ice freshly exposed is the brightest ice on a glacier (Fig. 2e
+    # of the paper shows it next to refrozen-like ice), clean glacier ice reaches 0.5-0.6 in the visible
+    # (Winther 1993; Pope & Rees 2014), and with the darker values the published models called 3-12 %
+    # of it refrozen-like (fs4: refrozen-like F1 0.28 against the paper's 0.58, Table 4)
+    [0.60, 0.57, 0.52, 0.36, 0.050, 0.037],  # clean ice just below the firn line
     # realism (v5): firn +0.03-0.04 (was 0.53-0.57 / 0.52 and 0.65-0.68 / 0.62 visible / NIR): firn
     # labels sat below the paper's firn band (45 % of them at TOA NIR < 0.40)
     # realism (v7): firn blue -0.06, green -0.02 (was 0.55 / 0.57 and 0.67 / 0.69): at the top of
@@ -103,7 +108,11 @@ _CONTINUUM = np.array([
     [0.87, 0.86, 0.85, 0.77, 0.100, 0.075],  # wet snow at the snowline
     [0.96, 0.95, 0.94, 0.87, 0.160, 0.120],  # dry snow
 ], dtype=np.float32)
-_REFROZEN = np.array([0.60, 0.51, 0.35, 0.17, 0.028, 0.020], np.float32)
+# realism (v11): refrozen-like ice brighter and bluer in the visible (was 0.60 / 0.51 / 0.35 / 0.17): the
+# experts picked it out by its "bright-blue" look in true colour and "deep-blue" in SWIR-NIR-red
+# composites (paper, labelling protocol, after Winther 1993); at the old values it was no brighter in the
+# blue than high clean ice, and the published models called it ice or water (fs4 refrozen-like F1 0.28)
+_REFROZEN = np.array([0.68, 0.60, 0.42, 0.20, 0.030, 0.022], np.float32)
 #: Slush / wet ice: blue like refrozen-like ice, a little darker in red and NIR.
 _SLUSH = np.array([0.56, 0.47, 0.31, 0.14, 0.022, 0.016], np.float32)
 # realism (v10): a supraglacial lake is a layer of meltwater over glacier ice, not a dark surface: its

@@ -1,5 +1,9 @@
 """The synthetic benchmark is neither trivial nor impossible, and whether the 33x33 context helps.
 
+Generator version 11 (whiter high bare ice, brighter and bluer refrozen-like ice): scale 0.03, seed 0:
+0.760 -> 0.754 (seed 1: 0.716 -> 0.720; scale 0.05: 0.743 -> 0.736; scale 0.02: 0.656 -> 0.682): +0.004
+on average, so the test below stays a strict expected failure.
+
 Generator version 10 (lakes of meltwater over ice, the adjacency effect): scale 0.03, seed 0: 0.762 ->
 0.759 (seed 1: 0.713 -> 0.726; scale 0.05: 0.733 -> 0.720; scale 0.02: 0.695 -> 0.702); debris 0.872
 -> 0.844 and firn 0.760 -> 0.743 at scale 0.03, seed 0, water 0.765 -> 0.882 (19 labels).  Over the four
@@ -109,8 +113,8 @@ def store_003(tmp_path_factory):
     return generate_store(tmp_path_factory.mktemp("learn") / "s.zarr", scale=0.03, seed=0)
 
 
-@pytest.mark.xfail(strict=True, reason="simulator v9 and v10: the 23-feature window summary no longer adds to the "
-                   "forests' centre pixel (scale 0.03, seed 0: macro-F1 0.762 -> 0.759); see the module docstring")
+@pytest.mark.xfail(strict=True, reason="simulator v9 to v11: the 23-feature window summary no longer adds to the "
+                   "forests' centre pixel (scale 0.03, seed 0: macro-F1 0.760 -> 0.754); see the module docstring")
 def test_context_beats_the_centre_pixel(store_003):
     true, raw = store_003.true_labels(), store_003.labels("raw")
     centre_pred = _out_of_fold_predictions(store_003, _centre)
