@@ -52,7 +52,7 @@ def register(app: typer.Typer, data_app: typer.Typer) -> None:
             rows = sample_store_rows(opened, n_patches=n_patches, seed=seed, folds=folds)
             patches, labels = labelled_patches(opened, rows)
             if by is not None:
-                groups = opened.named_column(by)[rows]
+                groups = opened.named_column(by, opened.column(by)[rows])
         if norm_stats == "store":
             lo, hi = opened.feature_min, opened.feature_max
             stats: dict[str, Any] | str = {"features": list(schema.FEATURE_NAMES), "min": lo.tolist(), "max": hi.tolist()}
@@ -99,12 +99,12 @@ def _print(result, store_path) -> None:
     console.print(layers)
     scored = [m for m in result.models if m.class_f1]
     if scored:
-        classes = list(dict.fromkeys(c for m in scored for c in m.class_f1))
+        classes = list(scored[0].class_f1)  # every model is scored on the same labels, so on the same classes
         per_class = Table(title="F1 per class against the store's labels")
         for col in ("model", *classes):
             per_class.add_column(col, justify="right")
         for m in scored:
-            per_class.add_row(m.name, *(f"{m.class_f1[c]:.2f}" if c in m.class_f1 else "" for c in classes))
+            per_class.add_row(m.name, *(f"{m.class_f1[c]:.2f}" for c in classes))
         console.print(per_class)
     grouped = [m for m in result.models if m.group_accuracy]
     if grouped:
