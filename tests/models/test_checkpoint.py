@@ -95,3 +95,21 @@ def test_bf16_predict_close_to_fp32(tiny_store):
     p32 = model.predict_proba(patches)
     p16 = model.predict_proba(patches, precision="bf16")
     assert p16.dtype == np.float32 and np.abs(p16 - p32).max() < 0.05
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_on_a_cpu_without_native_bf16_warns_once(tiny_store, monkeypatch, caplog, native):
+    from facies_bench.models import wrapper
+
+    monkeypatch.setattr(wrapper, "cpu_has_native_bf16", lambda: native)
+    wrapper._warn_emulated_bf16.cache_clear()
+    model = FaciesModel.from_registry("test_cnn", features=4, store=tiny_store, seed=0)
+    patches = tiny_store.read_patches(slice(0, 8))
+    with caplog.at_level("WARNING", logger="facies_bench.models.wrapper"):
+        model.predict_proba(patches, precision="fp32")
+        assert not caplog.records
+        model.predict_proba(patches, precision="bf16")
+        model.predict_proba(patches, precision="bf16")
+    warnings = [r for r in caplog.records if "no native bf16" in r.getMessage()]
+    assert len(warnings) == (0 if native else 1)
+    wrapper._warn_emulated_bf16.cache_clear()
