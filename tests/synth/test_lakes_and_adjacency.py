@@ -32,14 +32,8 @@ def test_adjacency_brightens_a_dark_pixel_amid_bright_snow_most_in_the_blue():
     np.testing.assert_allclose(with_adjacency(np.full((6, 40, 40), 0.5, np.float32)), 0.5, rtol=1e-5)
 
 
-def test_lakes_in_the_store_are_blue_and_black_in_the_nir(synth_store):
-    water = schema.class_index("water")
-    spectra = []
-    for scene_id in synth_store.scene_ids:
-        scene = synth_store.scene(scene_id)
-        lake = scene.true_facies == water
-        if lake.sum() >= 10:
-            spectra.append(np.nanmedian(scene.features[:6, lake], axis=1))
+def test_lakes_in_the_store_are_blue_and_black_in_the_nir(true_class_spectra):
+    spectra = true_class_spectra("water", 10)
     assert len(spectra) >= 3
     median = np.nanmedian(spectra, axis=0)  # a scene's lake may lie wholly in Landsat 7 gaps
     # lake pixels, shallow rims included, through the sensors' 30 m resampling and blur (quick store:
