@@ -47,7 +47,7 @@ Sensors: Landsat bands are averaged to 30 m, given noise, 8-bit quantisation and
 fixed radiance for Landsat 5/7 (a reflectance of rho' / sin(sun elevation)), then resampled
 bilinearly to 10 m (the paper's resampling); Sentinel-2 SWIR goes through 20 m.  Landsat 7 scenes
 after 31 May 2003 have the scan-line-corrector gaps as nodata (NaN in the six optical bands; never
-labelled).  Each sensor has its own gain/offset, and each scene a random atmospheric gain: the
+labelled).  Each sensor has its own band gains, and each scene a random atmospheric gain: the
 domain shift between sensors and dates.
 
 Features are computed as the paper does, from a "Copernicus-like" DEM: the true surface
@@ -168,7 +168,7 @@ _REGION = {
     "Iceland": (0.10, 0.5, 0.8), "Alps": (0.21, 0.08, 0.15), "Svalbard": (0.15, 1.0, 1.0),
     "Scandinavia": (0.10, 0.6, 0.0), "Pyrenees": (0.0, 0.0, 0.0),
 }
-# sensor -> (gain per band, offset per band, noise std, saturation rho' per band or None, bits)
+# sensor -> (gain per band, noise std, saturation rho' per band or None, bits)
 # realism (v9): the 8-bit TM and ETM+ detectors saturate at a fixed *radiance* (LMAX), so the
 # top-of-atmosphere reflectance at which a band clips is rho' / sin(sun elevation), with
 # rho' = pi * LMAX * d^2 / ESUN (d^2 ~ 1.03 in summer).  TM (Collection LMAX 193 / 365 / 264 /
@@ -188,15 +188,15 @@ _REGION = {
 # Cross-calibrated TM, ETM+ and OLI reflectances agree within 2-3 % per band (Teillet et al. 2001;
 # Markham & Helder 2012; Mishra et al. 2014), within the +-7 % per-scene gain drawn below.  The
 # brightened TM/ETM+ visible bands made 80-90 % of the published models' false cloud calls, at
-# debris margins.
-_SENSOR: dict[str, tuple[list[float], list[float], float, list[float | None], int]] = {
-    "Landsat 5": ([1.00, 1.00, 1.00, 1.03, 1.00, 1.00], [0.0] * 6, 0.010,
+# debris margins.  Since every sensor's offsets are then zero, the table has no offset column.
+_SENSOR: dict[str, tuple[list[float], float, list[float | None], int]] = {
+    "Landsat 5": ([1.00, 1.00, 1.00, 1.03, 1.00, 1.00], 0.010,
                   [0.315, 0.657, 0.556, 0.693, 0.444, 0.640], 8),
-    "Landsat 7": ([1.00, 1.00, 1.00, 1.03, 1.00, 1.00], [0.0] * 6, 0.008,
+    "Landsat 7": ([1.00, 1.00, 1.00, 1.03, 1.00, 1.00], 0.008,
                   [0.482, 0.528, 0.490, 0.747, 0.682, 0.652], 8),
-    "Landsat 8": ([0.98, 0.99, 1.00, 1.03, 1.00, 1.00], [0.0] * 6, 0.004, [None] * 6, 12),
-    "Landsat 9": ([0.98, 0.99, 1.00, 1.03, 1.00, 1.00], [0.0] * 6, 0.004, [None] * 6, 14),
-    "Sentinel-2": ([1.00, 1.00, 1.00, 1.03, 0.99, 1.00], [0.0] * 6, 0.005, [None] * 6, 12),
+    "Landsat 8": ([0.98, 0.99, 1.00, 1.03, 1.00, 1.00], 0.004, [None] * 6, 12),
+    "Landsat 9": ([0.98, 0.99, 1.00, 1.03, 1.00, 1.00], 0.004, [None] * 6, 14),
+    "Sentinel-2": ([1.00, 1.00, 1.00, 1.03, 0.99, 1.00], 0.005, [None] * 6, 12),
 }
 DEM_EPOCH_YEAR = 2013
 #: Gaussian point-spread sigma of every sensor, in its native pixels (MTF 0.25 at Nyquist).
@@ -239,12 +239,11 @@ def _sensor_image(refl: np.ndarray, plan: ScenePlan, rng: np.random.Generator, *
     reflectance of rho' / sin_el); a numpy float64, so the clipping runs in float64 as the stores'
     content hashes assume.
     """
-    gains, offsets, noise, saturation, bits = _SENSOR[plan.sensor]
+    gains, noise, saturation, bits = _SENSOR[plan.sensor]
     gain = np.asarray(gains, np.float32)[:, None, None]
-    offset = np.asarray(offsets, np.float32)[:, None, None]
 
     def radiometry(img: np.ndarray, bands: slice) -> np.ndarray:
-        img = img * gain[bands] + offset[bands] + noise * rng.standard_normal(img.shape).astype(np.float32)
+        img = img * gain[bands] + noise * rng.standard_normal(img.shape).astype(np.float32)
         for i, rho in enumerate(saturation[bands]):
             clip = np.inf if rho is None else rho / sin_el  # a fixed radiance: a reflectance that rises as the sun sinks
             step = (1.2 if rho is None else clip) / (2 ** bits - 1)
