@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 DATASET_NAME = "glacier-facies"
 #: Version of the embedded synthetic dataset: bump when the simulator's output changes.
-SYNTHETIC_VERSION = "12"
+SYNTHETIC_VERSION = "13"
 #: Scale of the store used by ``--quick`` runs: small enough for a six-fold run in minutes on 2 cores.
 QUICK_SCALE = 0.02
 DEFAULT_SEED = 0

@@ -43,7 +43,8 @@ Terrain lights the scene: direct sun scaled by the incidence angle (hillshade ov
 zero in cast shadow) plus a band-dependent diffuse sky term, whose circumsolar part falls like the
 direct beam (Hay & Davies 1980), and atmospheric path reflectance; the surroundings' scattered light
 adds to each pixel (the adjacency effect).
-Sensors: Landsat bands are averaged to 30 m, given noise, 8-bit quantisation and saturation at a
+Sensors: Landsat bands are averaged to 30 m, given noise, resampled onto the L1 product's grid
+(cubic convolution; Sentinel-2 L1C: cubic B-splines), given 8-bit quantisation and saturation at a
 fixed radiance for Landsat 5/7 (a reflectance of rho' / sin(sun elevation)), then resampled
 bilinearly to 10 m (the paper's resampling); Sentinel-2 SWIR goes through 20 m.  Landsat 7 scenes
 after 31 May 2003 have the scan-line-corrector gaps as nodata (NaN in the six optical bands; never
@@ -232,6 +233,22 @@ def _upsample(img: np.ndarray, k: int) -> np.ndarray:
     return np.stack([ndimage.zoom(band, k, order=1, mode="nearest", grid_mode=True) for band in img])
 
 
+def _l1_weights(t: float, kernel: str) -> np.ndarray:
+    """Weights of the samples at -1, 0, 1 and 2 for a point ``t`` (0 <= t < 1) past sample 0."""
+    if kernel == "bspline":  # the cubic B-spline on the samples as they are: no interpolating prefilter
+        return np.array([(1 - t) ** 3, 3 * t**3 - 6 * t**2 + 4, -3 * t**3 + 3 * t**2 + 3 * t + 1, t**3]) / 6
+    # Keys (1981) cubic convolution, a = -0.5: interpolating
+    return np.array([-0.5 * t**3 + t**2 - 0.5 * t, 1.5 * t**3 - 2.5 * t**2 + 1, -1.5 * t**3 + 2 * t**2 + 0.5 * t,
+                     0.5 * t**3 - 0.5 * t**2])
+
+
+def _l1_resample(img: np.ndarray, offset: np.ndarray, kernel: str) -> np.ndarray:
+    """(B, H, W) ``img`` resampled at a sub-pixel ``offset`` (rows, columns) with a 4 x 4 ``kernel``."""
+    for axis, t in zip((1, 2), offset, strict=True):
+        img = ndimage.correlate1d(img, _l1_weights(float(t), kernel).astype(img.dtype), axis=axis, mode="nearest", origin=-1)
+    return img
+
+
 def _sensor_image(refl: np.ndarray, plan: ScenePlan, rng: np.random.Generator, *, sin_el: float) -> np.ndarray:
     """Resample to the sensor's native grid, add its radiometry, resample back to 10 m.
 
@@ -242,8 +259,17 @@ def _sensor_image(refl: np.ndarray, plan: ScenePlan, rng: np.random.Generator, *
     gains, noise, saturation, bits = _SENSOR[plan.sensor]
     gain = np.asarray(gains, np.float32)[:, None, None]
 
+    # realism (v13): every L1 product is resampled from the detector's geometry onto its map grid,
+    # which meets the detector's samples at a sub-pixel offset of its own in each scene.  Sentinel-2
+    # L1C uses cubic B-splines, a 4 x 4 kernel that smooths the image (ESA S2 MSI L1C processing;
+    # Gorroño et al. 2016); Landsat L1 uses cubic convolution (USGS Landsat 8 Data Users Handbook).
+    # The offsets come from a child of the scene's generator, so the scene's own draws are v12's.
+    offset = rng.spawn(1)[0].uniform(0.0, 1.0, size=2)
+    kernel = "bspline" if plan.sensor == "Sentinel-2" else "cubic_convolution"
+
     def radiometry(img: np.ndarray, bands: slice) -> np.ndarray:
         img = img * gain[bands] + noise * rng.standard_normal(img.shape).astype(np.float32)
+        img = _l1_resample(img, offset, kernel)
         for i, rho in enumerate(saturation[bands]):
             clip = np.inf if rho is None else rho / sin_el  # a fixed radiance: a reflectance that rises as the sun sinks
             step = (1.2 if rho is None else clip) / (2 ** bits - 1)

@@ -38,5 +38,6 @@ def test_lakes_in_the_store_are_blue_and_black_in_the_nir(true_class_spectra):
     median = np.nanmedian(spectra, axis=0)  # a scene's lake may lie wholly in Landsat 7 gaps
     # lake pixels, shallow rims included, through the sensors' 30 m resampling and blur (quick store:
     # blue 0.38, NIR 0.07; this test's store on v11 and v12, whose high ice, the bed of shallow rims, is whiter:
-    # 0.36 and 0.082; simulator v9's dark spectrum mixed with slush gave 0.41 and 0.14, blue / NIR 2.9)
-    assert median[NIR] < 0.10 and median[BLUE] > 4 * median[NIR] and median[BLUE] > 0.25, median
+    # 0.36 and 0.082; v13, whose Sentinel-2 L1C B-splines mix the small lakes' edges more: 0.35 and 0.087;
+    # simulator v9's dark spectrum mixed with slush gave 0.41 and 0.14, blue / NIR 2.9)
+    assert median[NIR] < 0.10 and median[BLUE] > 3.5 * median[NIR] and median[BLUE] > 0.25, median

@@ -1,5 +1,11 @@
 """The synthetic benchmark is neither trivial nor impossible, and whether the 33x33 context helps.
 
+Generator version 13 (the L1 products' resampling; Sentinel-2's B-splines smooth its 10 m bands): scale
+0.03, seed 0: 0.735 -> 0.745 (seed 1: 0.699 -> 0.736; scale 0.05: 0.750 -> 0.728; scale 0.02: 0.690 ->
+0.682): +0.004 on average.  Both lost, the centre pixel most (it mixes its neighbours now).  At scale 0.03,
+seed 0 the window adds 0.0098 against the true labels, just short of the test's 0.01 (0.013 against the
+raw labels), so the test below stays a strict expected failure.
+
 Generator version 12 (TM and ETM+ calibrated like the other sensors, thick cloud SWIR-bright): scale
 0.03, seed 0: 0.789 -> 0.770 (seed 1: 0.771 -> 0.737; scale 0.05: 0.765 -> 0.754; scale 0.02: 0.660 ->
 0.713): -0.003 on average.  The centre pixel gained most (v11 0.760 at scale 0.03, seed 0; cloud F1
@@ -118,8 +124,8 @@ def store_003(tmp_path_factory):
     return generate_store(tmp_path_factory.mktemp("learn") / "s.zarr", scale=0.03, seed=0)
 
 
-@pytest.mark.xfail(strict=True, reason="simulator v9 to v12: the 23-feature window summary no longer adds to the "
-                   "forests' centre pixel (scale 0.03, seed 0: macro-F1 0.789 -> 0.770); see the module docstring")
+@pytest.mark.xfail(strict=True, reason="simulator v9 to v13: the 23-feature window summary no longer adds 0.01 to the "
+                   "forests' centre pixel (scale 0.03, seed 0: macro-F1 0.735 -> 0.745); see the module docstring")
 def test_context_beats_the_centre_pixel(store_003):
     true, raw = store_003.true_labels(), store_003.labels("raw")
     centre_pred = _out_of_fold_predictions(store_003, _centre)
