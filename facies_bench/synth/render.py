@@ -169,7 +169,7 @@ _REGION = {
     "Iceland": (0.10, 0.5, 0.8), "Alps": (0.21, 0.08, 0.15), "Svalbard": (0.15, 1.0, 1.0),
     "Scandinavia": (0.10, 0.6, 0.0), "Pyrenees": (0.0, 0.0, 0.0),
 }
-# sensor -> (gain per band, noise std, saturation rho' per band or None, bits)
+# sensor -> (gain per band, noise std, saturation rho' per band or None, bits, L1 resampling kernel)
 # realism (v9): the 8-bit TM and ETM+ detectors saturate at a fixed *radiance* (LMAX), so the
 # top-of-atmosphere reflectance at which a band clips is rho' / sin(sun elevation), with
 # rho' = pi * LMAX * d^2 / ESUN (d^2 ~ 1.03 in summer).  TM (Collection LMAX 193 / 365 / 264 /
@@ -190,14 +190,14 @@ _REGION = {
 # Markham & Helder 2012; Mishra et al. 2014), within the +-7 % per-scene gain drawn below.  The
 # brightened TM/ETM+ visible bands made 80-90 % of the published models' false cloud calls, at
 # debris margins.  Since every sensor's offsets are then zero, the table has no offset column.
-_SENSOR: dict[str, tuple[list[float], float, list[float | None], int]] = {
+_SENSOR: dict[str, tuple[list[float], float, list[float | None], int, str]] = {
     "Landsat 5": ([1.00, 1.00, 1.00, 1.03, 1.00, 1.00], 0.010,
-                  [0.315, 0.657, 0.556, 0.693, 0.444, 0.640], 8),
+                  [0.315, 0.657, 0.556, 0.693, 0.444, 0.640], 8, "cubic_convolution"),
     "Landsat 7": ([1.00, 1.00, 1.00, 1.03, 1.00, 1.00], 0.008,
-                  [0.482, 0.528, 0.490, 0.747, 0.682, 0.652], 8),
-    "Landsat 8": ([0.98, 0.99, 1.00, 1.03, 1.00, 1.00], 0.004, [None] * 6, 12),
-    "Landsat 9": ([0.98, 0.99, 1.00, 1.03, 1.00, 1.00], 0.004, [None] * 6, 14),
-    "Sentinel-2": ([1.00, 1.00, 1.00, 1.03, 0.99, 1.00], 0.005, [None] * 6, 12),
+                  [0.482, 0.528, 0.490, 0.747, 0.682, 0.652], 8, "cubic_convolution"),
+    "Landsat 8": ([0.98, 0.99, 1.00, 1.03, 1.00, 1.00], 0.004, [None] * 6, 12, "cubic_convolution"),
+    "Landsat 9": ([0.98, 0.99, 1.00, 1.03, 1.00, 1.00], 0.004, [None] * 6, 14, "cubic_convolution"),
+    "Sentinel-2": ([1.00, 1.00, 1.00, 1.03, 0.99, 1.00], 0.005, [None] * 6, 12, "bspline"),
 }
 DEM_EPOCH_YEAR = 2013
 #: Gaussian point-spread sigma of every sensor, in its native pixels (MTF 0.25 at Nyquist).
@@ -237,9 +237,10 @@ def _l1_weights(t: float, kernel: str) -> np.ndarray:
     """Weights of the samples at -1, 0, 1 and 2 for a point ``t`` (0 <= t < 1) past sample 0."""
     if kernel == "bspline":  # the cubic B-spline on the samples as they are: no interpolating prefilter
         return np.array([(1 - t) ** 3, 3 * t**3 - 6 * t**2 + 4, -3 * t**3 + 3 * t**2 + 3 * t + 1, t**3]) / 6
-    # Keys (1981) cubic convolution, a = -0.5: interpolating
-    return np.array([-0.5 * t**3 + t**2 - 0.5 * t, 1.5 * t**3 - 2.5 * t**2 + 1, -1.5 * t**3 + 2 * t**2 + 0.5 * t,
-                     0.5 * t**3 - 0.5 * t**2])
+    if kernel == "cubic_convolution":  # Keys (1981), a = -0.5: interpolating
+        return np.array([-0.5 * t**3 + t**2 - 0.5 * t, 1.5 * t**3 - 2.5 * t**2 + 1, -1.5 * t**3 + 2 * t**2 + 0.5 * t,
+                         0.5 * t**3 - 0.5 * t**2])
+    raise ValueError(f"unknown L1 resampling kernel {kernel!r}; expected 'bspline' or 'cubic_convolution'")
 
 
 def _l1_resample(img: np.ndarray, offset: np.ndarray, kernel: str) -> np.ndarray:
@@ -256,16 +257,16 @@ def _sensor_image(refl: np.ndarray, plan: ScenePlan, rng: np.random.Generator, *
     reflectance of rho' / sin_el); a numpy float64, so the clipping runs in float64 as the stores'
     content hashes assume.
     """
-    gains, noise, saturation, bits = _SENSOR[plan.sensor]
+    gains, noise, saturation, bits, kernel = _SENSOR[plan.sensor]
     gain = np.asarray(gains, np.float32)[:, None, None]
 
     # realism (v13): every L1 product is resampled from the detector's geometry onto its map grid,
     # which meets the detector's samples at a sub-pixel offset of its own in each scene.  Sentinel-2
     # L1C uses cubic B-splines, a 4 x 4 kernel that smooths the image (ESA S2 MSI L1C processing;
-    # Gorroño et al. 2016); Landsat L1 uses cubic convolution (USGS Landsat 8 Data Users Handbook).
-    # The offsets come from a child of the scene's generator, so the scene's own draws are v12's.
+    # Gorroño et al. 2016); Landsat L1 uses cubic convolution (USGS Landsat 8 Data Users Handbook);
+    # the kernel is the sensor table's last column.  The offsets come from a child of the scene's
+    # generator, so the scene's own draws are v12's.
     offset = rng.spawn(1)[0].uniform(0.0, 1.0, size=2)
-    kernel = "bspline" if plan.sensor == "Sentinel-2" else "cubic_convolution"
 
     def radiometry(img: np.ndarray, bands: slice) -> np.ndarray:
         img = img * gain[bands] + noise * rng.standard_normal(img.shape).astype(np.float32)
